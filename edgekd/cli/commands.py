@@ -1,0 +1,14 @@
+"""Every sub-command, registered on the app in one place: adding a command is one module and one line."""
+
+from __future__ import annotations
+
+import typer
+
+from edgekd.cli import compile_cmd, profile_cmd, run_cmd, targets_cmd
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(targets_cmd.app, name="targets")
+    app.command("compile")(compile_cmd.compile_command)
+    app.command("profile")(profile_cmd.profile_command)
+    app.command("run")(run_cmd.run_command)

@@ -1,0 +1,31 @@
+"""``edgekd run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from edgekd.cli.common import emit_json, out
+
+
+def run_command(
+    recipe: Path = typer.Argument(..., help="Recipe YAML."),
+    out_dir: Path = typer.Option(None, "--out", "-o", help="Run directory (default: the recipe's 'out')."),
+    force: bool = typer.Option(False, "--force", help="Redo finished stages and overwrite their outputs."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Run a recipe's stages in order; finished stages are skipped."""
+    import edgekd
+
+    res = edgekd.run(recipe, out_dir, force)
+    if as_json:
+        emit_json(res)
+        return
+    table = Table("stage", "status", "metrics")
+    for sid, s in res["stages"].items():
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["metrics"].items())
+        table.add_row(sid, s["status"], shown)
+    out.print(table)
+    out.print(f"manifest: {res['manifest']}")

@@ -1,0 +1,59 @@
+"""A dataset split into train/val/test by a seeded, stratified draw that the manifest records."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.model_selection import train_test_split
+
+from edgekd.registry import Registry
+from edgekd.schemas import DatasetSpec
+
+DATASETS: Registry[Callable[[DatasetSpec], tuple[np.ndarray, np.ndarray]]] = Registry("dataset")
+
+
+@dataclass
+class Splits:
+    """Tensors ready for a model: x (N, C, H, W) float32, y (N,) int64; indices into the source data."""
+
+    x: dict[str, torch.Tensor]
+    y: dict[str, torch.Tensor]
+    indices: dict[str, list[int]]
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of one sample."""
+        return tuple(self.x["train"].shape[1:])
+
+    def info(self) -> dict[str, Any]:
+        """Sizes and a hash of each split's indices, for the manifest."""
+        return {
+            name: {"size": len(idx), "indices_sha256": hashlib.sha256(np.asarray(idx, np.int64).tobytes()).hexdigest()}
+            for name, idx in self.indices.items()
+        }
+
+
+def load_dataset(spec: DatasetSpec) -> Splits:
+    """Load ``spec.name``, resize to ``image_size``, and split stratified by ``spec.split.seed``."""
+    x, y = DATASETS.get(spec.name)(spec)
+    idx = np.arange(len(y))
+    rest, test = train_test_split(idx, test_size=spec.split.test, random_state=spec.split.seed, stratify=y)
+    val_share = spec.split.val / (1.0 - spec.split.test)
+    train, val = train_test_split(rest, test_size=val_share, random_state=spec.split.seed, stratify=y[rest])
+    xt = torch.from_numpy(x.astype(np.float32))
+    if xt.shape[-1] != spec.image_size or xt.shape[-2] != spec.image_size:
+        xt = F.interpolate(xt, size=(spec.image_size, spec.image_size), mode="bilinear", align_corners=False)
+    yt = torch.from_numpy(y.astype(np.int64))
+    parts = {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+    return Splits(
+        x={k: xt[v].contiguous() for k, v in parts.items()},
+        y={k: yt[v].contiguous() for k, v in parts.items()},
+        indices={k: v.tolist() for k, v in parts.items()},
+        num_classes=int(y.max()) + 1,
+    )

@@ -1,0 +1,60 @@
+"""``edgekd.train_teacher``: a classifier trained on a recorded split, saved as safetensors + arch JSON."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from edgekd.data import Splits, load_dataset
+from edgekd.distill.trainer import TrainConfig, evaluate, train_classifier
+from edgekd.fsutil import write_json
+from edgekd.manifest_io import guard_outputs, record
+from edgekd.models import build_model, count_params, save_checkpoint
+from edgekd.schemas import DatasetSpec
+
+DEFAULT_ARCH = {"name": "resnet", "widths": [32, 64, 128], "blocks": [1, 1, 1]}
+
+
+class TeacherConfig(TrainConfig):
+    """Options of the ``teacher`` stage: the architecture and how to train it."""
+
+    arch: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_ARCH), description="Arch JSON; see edgekd.models.")
+    name: str = Field("teacher", description="File stem of the checkpoint.")
+
+
+def train_teacher(
+    dataset: DatasetSpec | Splits, cfg: TeacherConfig, out: str | Path, force: bool = False, stage: str = "teacher"
+) -> dict[str, Any]:
+    """Train ``cfg.arch`` on the train split, keep the best-on-val epoch, report test accuracy (%).
+
+    Writes ``<name>.safetensors``, ``<name>.arch.json``, ``split.json`` and ``<name>.metrics.json`` into ``out``.
+    """
+    out = Path(out)
+    files = {k: out / f"{cfg.name}.{k}" for k in ("safetensors", "arch.json", "metrics.json")}
+    split_file = out / "split.json"
+    guard_outputs([*files.values(), split_file], force)
+    splits = dataset if isinstance(dataset, Splits) else load_dataset(dataset)
+    arch = {**cfg.arch, "in_channels": splits.input_shape[0], "num_classes": splits.num_classes}
+    model = build_model(arch)
+    t0 = time.perf_counter()
+    with torch.random.fork_rng():
+        result = train_classifier(model, splits.x["train"], splits.y["train"], splits.x["val"], splits.y["val"], cfg)
+    metrics = {
+        "test_accuracy": evaluate(model, splits.x["test"], splits.y["test"]),
+        "val_accuracy": result.best_val_accuracy, "best_epoch": result.best_epoch,
+        "params": count_params(model), "train_seconds": time.perf_counter() - t0, "history": result.history,
+    }
+    save_checkpoint(model, arch, files["safetensors"], input_shape=splits.input_shape)
+    write_json(split_file, {"info": splits.info(), "indices": splits.indices})
+    write_json(files["metrics.json"], metrics)
+    record(out, stage, [
+        (files["safetensors"], "checkpoint", {"meta": {"role": "teacher", "params": metrics["params"]}}),
+        (files["arch.json"], "arch", {}),
+        (split_file, "split", {"meta": splits.info()}),
+        (files["metrics.json"], "metrics", {}),
+    ])
+    return {"checkpoint": str(files["safetensors"]), **{k: v for k, v in metrics.items() if k != "history"}}

@@ -1,0 +1,5 @@
+"""Importing this registers the built-in stages."""
+
+from edgekd.distill import stage as _distill  # noqa: F401
+from edgekd.export import stage as _export  # noqa: F401
+from edgekd.profile import stage as _profile  # noqa: F401

@@ -1,0 +1,73 @@
+"""Stages of a recipe: one config model and one function each, registered by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from edgekd.data import Splits, load_dataset
+from edgekd.errors import EdgekdError
+from edgekd.registry import Registry
+from edgekd.schemas import Artifact, Manifest, Recipe, Target
+
+
+@dataclass
+class StageContext:
+    """What a stage may read: the run directory, its manifest, the recipe's dataset and target."""
+
+    out: Path
+    recipe: Recipe
+    target: Target
+    stage_id: str
+    manifest: Manifest
+    force: bool = False
+
+    @cached_property
+    def data(self) -> Splits:
+        return load_dataset(self.recipe.dataset)
+
+    def need(self, kind: str, **meta: Any) -> Artifact:
+        """The latest artifact of ``kind`` from an earlier stage, or a clear error."""
+        art = self.manifest.latest(kind, **meta)
+        if art is None:
+            raise EdgekdError(f"stage {self.stage_id!r} needs a {kind} artifact; add a stage that makes one before it")
+        return art
+
+    def path(self, art: Artifact) -> Path:
+        return self.out / art.path
+
+    def rel(self, *paths: str | Path) -> list[str]:
+        """Paths relative to the run directory, as the manifest stores them."""
+        return [str(Path(p).resolve().relative_to(self.out.resolve())) for p in paths]
+
+
+@dataclass
+class StageResult:
+    """Paths (relative to the run directory) the stage wrote, and its headline metrics."""
+
+    artifacts: list[str]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageDef:
+    name: str
+    config: type[BaseModel]
+    fn: Callable[[StageContext, Any], StageResult]
+
+
+STAGES: Registry[StageDef] = Registry("stage")
+
+
+def stage(name: str, config: type[BaseModel]) -> Callable[[Callable], Callable]:
+    """Register ``fn(ctx, cfg) -> StageResult`` as recipe stage ``name`` with options model ``config``."""
+
+    def add(fn: Callable[[StageContext, Any], StageResult]) -> Callable:
+        STAGES.register(name)(StageDef(name, config, fn))
+        return fn
+
+    return add

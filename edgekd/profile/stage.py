@@ -1,0 +1,23 @@
+"""Recipe stage ``profile``: latency of the latest ONNX model on the recipe's target."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from edgekd.pipeline.stage import StageContext, StageResult, stage
+from edgekd.profile.api import profile
+from edgekd.profile.measure import MeasureConfig
+
+
+class ProfileStageConfig(MeasureConfig):
+    batch_sizes: list[int] | None = Field(None, description="Default: the target's batch sizes.")
+
+
+@stage("profile", ProfileStageConfig)
+def profile_stage(ctx: StageContext, cfg: ProfileStageConfig) -> StageResult:
+    model = ctx.path(ctx.need("onnx"))
+    measure = MeasureConfig(**cfg.model_dump(exclude={"batch_sizes"}))
+    report = profile(model, ctx.target, cfg.batch_sizes, measure, out=ctx.out, force=ctx.force, stage=ctx.stage_id)
+    lat = report["latency_ms"]
+    return StageResult(artifacts=ctx.rel(report["report"]), metrics={"batch": report["batch"], "median_ms": lat["median"],
+                                                        "p90_ms": lat["p90"], "throughput_per_s": report["throughput_per_s"]})

@@ -1,0 +1,1 @@
+"""Quantization: int8 post-training quantization and quantization-aware distillation."""

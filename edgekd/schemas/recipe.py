@@ -1,0 +1,76 @@
+"""Recipe: a dataset, a target and an ordered list of stages with their options."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edgekd.schemas.base import Strict
+
+
+class SplitSpec(Strict):
+    """Fractions of the data held out; the rest trains. The seed fixes which samples go where."""
+
+    val: float = Field(0.1, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+    seed: int = 0
+
+
+class DatasetSpec(Strict):
+    """Which data the stages use."""
+
+    name: Literal["digits", "npz"] = "digits"
+    path: str | None = Field(None, description="For npz: a file with arrays x (N,C,H,W) and y (N,).")
+    image_size: int = Field(32, ge=8, description="Images are resized to image_size x image_size pixels.")
+    split: SplitSpec = Field(default_factory=SplitSpec)
+
+    @model_validator(mode="after")
+    def _npz_needs_path(self) -> "DatasetSpec":
+        if self.name == "npz" and not self.path:
+            raise ValueError("dataset 'npz' needs a path")
+        return self
+
+
+class StageSpec(Strict):
+    """One step of a recipe. ``options`` are checked against the stage's own config model."""
+
+    stage: str
+    id: str = Field("", description="Unique name in this recipe; defaults to the stage name.")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inline_options(cls, data: Any) -> Any:
+        """Accept ``{stage: compile, precision: int8}`` as ``{stage: compile, options: {precision: int8}}``."""
+        if isinstance(data, dict) and "options" not in data:
+            own = {k: data[k] for k in ("stage", "id") if k in data}
+            rest = {k: v for k, v in data.items() if k not in own}
+            return {**own, "options": rest}
+        return data
+
+    @model_validator(mode="after")
+    def _default_id(self) -> "StageSpec":
+        self.id = self.id or self.stage
+        return self
+
+
+class Recipe(Strict):
+    """What ``edgekd run`` executes, stage by stage."""
+
+    name: str = "recipe"
+    seed: int = 0
+    target: str = Field("cpu-ort-fp32", description="Target name or path to a target YAML.")
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    out: str | None = Field(None, description="Output directory; --out overrides it.")
+    stages: list[StageSpec] = Field(min_length=1)
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_ids(cls, stages: list[StageSpec]) -> list[StageSpec]:
+        seen: set[str] = set()
+        for s in stages:
+            if s.id in seen:
+                raise ValueError(f"stage id {s.id!r} appears twice; give each an 'id'")
+            seen.add(s.id)
+        return stages

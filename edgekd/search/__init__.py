@@ -1,0 +1,1 @@
+"""Search: student architectures under a target's latency budget (training-free proxies, evolution)."""
