@@ -1,0 +1,78 @@
+"""The digits path end to end: teacher -> ONNX -> profile, resume by skipping, refusing silent overwrites."""
+
+import json
+
+import numpy as np
+import pytest
+
+import edgekd
+from edgekd.errors import EdgekdError
+from edgekd.models import load_checkpoint
+from edgekd.schemas import Manifest
+
+
+def test_run_writes_every_artifact_with_hashes(digits_run):
+    out, _, res = digits_run
+    manifest = Manifest.load(out / "manifest.json")
+    kinds = {a.kind for a in manifest.artifacts}
+    assert {"checkpoint", "arch", "split", "onnx", "verification", "profile"} <= kinds
+    assert list(manifest.stages) == ["teacher", "compile", "profile"]
+    assert all(manifest.intact(out, s.artifacts) for s in manifest.stages.values())
+    onnx_art = manifest.latest("onnx")
+    assert onnx_art.inputs[0].shape[0] == "batch" and onnx_art.inputs[0].shape[1:] == [1, 16, 16]
+    assert manifest.env["cores"] >= 1 and "torch" in manifest.env["libraries"]
+    split = json.loads((out / "split.json").read_text())
+    assert split["info"]["test"]["size"] == 360 and not set(split["indices"]["test"]) & set(split["indices"]["train"])
+    assert res["stages"]["teacher"]["metrics"]["test_accuracy"] > 50  # three epochs of a tiny net
+
+
+def test_onnx_matches_pytorch_and_profile_schema(digits_run):
+    out, _, res = digits_run
+    verify = json.loads((out / "teacher.fp32.verify.json").read_text())["verification"]
+    assert verify["against"] == "pytorch" and verify["inputs"] == "samples"
+    assert verify["max_abs_diff"] < 1e-4 and verify["top1_agreement"] == 1.0
+    report = json.loads((out / "teacher.fp32.profile.json").read_text())
+    lat = report["latency_ms"]
+    assert lat["min"] <= lat["median"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    assert len(report["samples_ms"]) == report["runs"] >= 20
+    assert np.isclose(np.median(report["samples_ms"]), lat["median"])
+    assert report["batch"] == 1 and report["batches"][0]["batch"] == 4
+    assert report["session_create_ms"] > 0 and report["first_run_ms"] > 0
+
+
+def test_checkpoint_roundtrip_is_safetensors(digits_run):
+    out, _, _ = digits_run
+    model, arch = load_checkpoint(out / "teacher.safetensors")
+    assert arch["name"] == "resnet" and arch["num_classes"] == 10
+    assert json.loads((out / "teacher.arch.json").read_text()) == arch
+
+
+def test_rerun_skips_then_force_redoes(digits_run):
+    out, recipe, _ = digits_run
+    again = edgekd.run(recipe, out)
+    assert {s["status"] for s in again["stages"].values()} == {"skipped"}
+    changed = recipe.model_copy(deep=True)
+    changed.stages[2].options["min_runs"] = 21
+    with pytest.raises(EdgekdError, match="already ran .* with other options; pass --force"):
+        edgekd.run(changed, out)
+    redo = edgekd.run(changed.model_copy(update={"stages": changed.stages[2:]}), out, force=True)
+    assert redo["stages"]["profile"]["status"] == "done"
+
+
+def test_tampered_artifact_is_not_silently_overwritten(digits_run, tmp_path):
+    out, recipe, _ = digits_run
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "teacher.fp32.onnx").write_bytes(b"junk")
+    with pytest.raises(EdgekdError, match="changed or removed; pass --force"):
+        edgekd.run(recipe, copy)
+
+
+def test_compile_refuses_to_overwrite(digits_run, tmp_path):
+    out, _, _ = digits_run
+    edgekd.compile(out / "teacher.safetensors", "cpu-ort-fp32", "fp32", tmp_path)
+    with pytest.raises(EdgekdError, match="already exists; pass --force"):
+        edgekd.compile(out / "teacher.safetensors", "cpu-ort-fp32", "fp32", tmp_path)
+    assert edgekd.compile(out / "teacher.safetensors", "cpu-ort-fp32", "fp32", tmp_path, force=True).verification["inputs"] == "random"
