@@ -17,10 +17,12 @@ def open_manifest(out: str | Path) -> Manifest:
     return Manifest.load(path) if path.is_file() else Manifest(env=fingerprint())
 
 
-def record(out: str | Path, stage: str, files: list[tuple[Path, str, dict[str, Any]]]) -> list[Artifact]:
-    """Hash ``(path, kind, extra)`` entries into ``<out>/manifest.json`` (saved atomically)."""
+def record(
+    out: str | Path, stage: str, files: list[tuple[Path, str, dict[str, Any]]], options: dict[str, Any] | None = None
+) -> list[Artifact]:
+    """Hash ``(path, kind, extra)`` entries, made by ``stage`` with ``options``, into ``<out>/manifest.json``."""
     manifest = open_manifest(out)
-    arts = [manifest.add(out, path, kind, stage, **extra) for path, kind, extra in files]
+    arts = [manifest.add(out, path, kind, stage, options=options or {}, **extra) for path, kind, extra in files]
     manifest.save(Path(out) / MANIFEST_NAME)
     return arts
 

@@ -32,6 +32,7 @@ class Artifact(Strict):
     sha256: str
     bytes: int = Field(description="File size, bytes.")
     stage: str = Field(description="Id of the stage that produced it.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Options of the call that produced it.")
     inputs: list[TensorSpec] = Field(default_factory=list)
     outputs: list[TensorSpec] = Field(default_factory=list)
     meta: dict[str, Any] = Field(default_factory=dict)

@@ -59,7 +59,6 @@ class Recipe(Strict):
     """What ``edgekd run`` executes, stage by stage."""
 
     name: str = "recipe"
-    seed: int = 0
     target: str = Field("cpu-ort-fp32", description="Target name or path to a target YAML.")
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     out: str | None = Field(None, description="Output directory; --out overrides it.")
