@@ -10,6 +10,7 @@ from edgekd.distill.teacher import train_teacher  # noqa: E402
 from edgekd.export.compile import compile  # noqa: E402
 from edgekd.pipeline.runner import load_recipe, run  # noqa: E402
 from edgekd.profile.api import profile  # noqa: E402
+from edgekd.profile.compare import compare  # noqa: E402
 from edgekd.targets import get_target, list_targets  # noqa: E402
 
-__all__ = ["__version__", "compile", "get_target", "list_targets", "load_recipe", "profile", "run", "train_teacher"]
+__all__ = ["__version__", "compare", "compile", "get_target", "list_targets", "load_recipe", "profile", "run", "train_teacher"]

@@ -23,7 +23,7 @@ def test_run_writes_every_artifact_with_hashes(digits_run):
     assert manifest.env["cores"] >= 1 and "torch" in manifest.env["libraries"]
     split = json.loads((out / "split.json").read_text())
     assert split["info"]["test"]["size"] == 360 and not set(split["indices"]["test"]) & set(split["indices"]["train"])
-    assert res["stages"]["teacher"]["metrics"]["test_accuracy"] > 50  # three epochs of a tiny net
+    assert res["stages"]["teacher"]["metrics"]["test_accuracy"] > 60  # four epochs of a tiny net
 
 
 def test_onnx_matches_pytorch_and_profile_schema(digits_run):

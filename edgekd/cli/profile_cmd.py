@@ -1,42 +1,93 @@
-"""``edgekd profile``."""
+"""``edgekd profile``: one model -> a latency report; two models -> an interleaved A/B comparison."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from edgekd.cli.common import emit_json, out, parse_ints
 
+GRAPH_OPT = ("disable", "basic", "extended", "all")
+
+
+def _batches(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [report, *report["batches"]]
+
+
+def _print_profile(report: dict[str, Any]) -> None:
+    table = Table("batch", "runs", "min", "median", "mean", "p90", "p99", "cv", "items/s", "first run",
+                  title=f"{Path(report['model']).name} on {report['target']}: latency (ms)")
+    for b in _batches(report):
+        s = b["latency_ms"]
+        table.add_row(str(b["batch"]), str(b["runs"]), *(f"{s[k]:.3f}" for k in ("min", "median", "mean", "p90", "p99")),
+                      f"{s['cv']:.1%}", f"{b['throughput_per_s']:.0f}", f"{b['first_run_ms']:.3f}")
+    out.print(table)
+    out.print(f"session creation {report['session_create_ms']:.1f} ms; peak RSS {report['memory']['peak_rss_bytes'] / 2**20:.1f} MiB")
+    for b in _batches(report):
+        if b["per_op"]:
+            top = ", ".join(f"{t['op_type']} {t['share']:.0%}" for t in b["per_op"]["op_types"][:5])
+            out.print(f"batch {b['batch']} per op type: {top}")
+
+
+def _print_compare(report: dict[str, Any]) -> None:
+    a, b = Path(report["model_a"]["model"]).name, Path(report["model_b"]["model"]).name
+    table = Table("batch", "runs", "A median", "B median", "B/A", "CI", "p", "verdict",
+                  title=f"A = {a}, B = {b} on {report['target']} (interleaved, ms)")
+    for r in _batches(report):
+        table.add_row(str(r["batch"]), str(r["runs"]), f"{r['a']['latency_ms']['median']:.3f}",
+                      f"{r['b']['latency_ms']['median']:.3f}", f"{r['ratio_of_medians']:.3f}",
+                      f"{r['ci'][0]:.3f}-{r['ci'][1]:.3f}", f"{r['p_value']:.2g}", r["verdict"])
+    out.print(table)
+
+
+def _warnings(report: dict[str, Any]) -> list[str]:
+    if report["kind"] == "compare":
+        return [f"batch {r['batch']} {s.upper()}: {w}" for r in _batches(report) for s in "ab" for w in r[s]["warnings"]]
+    return [f"batch {b['batch']}: {w}" for b in _batches(report) for w in b["warnings"]]
+
 
 def profile_command(
-    models: list[Path] = typer.Argument(..., help="One or more .onnx models."),
+    models: list[Path] = typer.Argument(..., help="One model to profile, or two (.onnx or TensorRT .engine) to compare."),
     target: str = typer.Option("cpu-ort-fp32", "--target", "-t", help="Target name or YAML path."),
     batch: str = typer.Option(None, "--batch", "-b", help="Batch sizes, e.g. 1,8 (default: the target's)."),
     runs: int = typer.Option(100, "--runs", help="Timed runs at least."),
     duration: float = typer.Option(1.0, "--duration", help="Timed duration at least, seconds."),
+    warmup_ms: float = typer.Option(200.0, "--warmup-ms", help="Warm-up time at least, ms."),
+    per_op: bool = typer.Option(False, "--per-op", help="Add a per-op breakdown (separate profiling run)."),
+    threads: int = typer.Option(None, "--threads", help="Intra-op threads (default: the target's)."),
+    graph_opt: str = typer.Option("all", "--graph-opt", help="ONNX Runtime graph optimisation: " + ", ".join(GRAPH_OPT) + "."),
     inputs: Path = typer.Option(None, "--inputs", help=".npz with arrays named after the model inputs."),
-    out_dir: Path = typer.Option(None, "--out", "-o", help="Write <model>.profile.json here."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Give up on a remote device after this many seconds."),
+    out_dir: Path = typer.Option(None, "--out", "-o", help="Write <model>.profile.{json,md,html} here."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing reports."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Measure latency of MODELS on a target."""
+    """Measure latency of a model on a target, or compare two models with interleaved runs."""
     import edgekd
-    from edgekd.profile import MeasureConfig
+    from edgekd.errors import EdgekdError
+    from edgekd.profile import MeasureConfig, RuntimeOptions
 
-    measure = MeasureConfig(min_runs=runs, min_duration_s=duration)
-    reports = [edgekd.profile(m, target, parse_ints(batch, "--batch"), measure, inputs, out_dir, force) for m in models]
+    if len(models) > 2:
+        raise EdgekdError(f"got {len(models)} models; pass one to profile or two to compare")
+    measure = MeasureConfig(min_runs=runs, min_duration_s=duration, warmup_ms=warmup_ms)
+    if graph_opt not in GRAPH_OPT:
+        raise typer.BadParameter(f"--graph-opt must be one of {', '.join(GRAPH_OPT)}")
+    options = RuntimeOptions(threads=threads, graph_optimization=graph_opt)
+    batches = parse_ints(batch, "--batch")
+    if len(models) == 2:
+        report = edgekd.compare(models[0], models[1], target, batches, measure, inputs, out_dir, force, options=options,
+                                timeout_s=timeout)
+    else:
+        report = edgekd.profile(models[0], target, batches, measure, inputs, out_dir, force, per_op=per_op,
+                                options=options, timeout_s=timeout)
     if as_json:
-        emit_json(reports if len(reports) > 1 else reports[0])
+        emit_json(report)
         return
-    table = Table("model", "batch", "runs", "min", "median", "mean", "p90", "p99", "cv", "items/s", title="latency (ms)")
-    for r in reports:
-        for b in [r, *r["batches"]]:
-            s = b["latency_ms"]
-            table.add_row(Path(r["model"]).name, str(b["batch"]), str(b["runs"]), *(f"{s[k]:.3f}" for k in ("min", "median", "mean", "p90", "p99")),
-                          f"{s['cv']:.1%}", f"{b['throughput_per_s']:.0f}")
-    out.print(table)
-    for r in reports:
-        for w in [w for b in [r, *r["batches"]] for w in b["warnings"]]:
-            out.print(f"[yellow]warning:[/yellow] {w}")
+    (_print_compare if report["kind"] == "compare" else _print_profile)(report)
+    for w in _warnings(report):
+        out.print(f"[yellow]warning:[/yellow] {w}")
+    if report.get("files"):
+        out.print(f"reports: {', '.join(report['files'].values())}")

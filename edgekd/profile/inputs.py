@@ -43,3 +43,12 @@ def load_inputs(path: str | Path, specs: list[TensorSpec], batch: int) -> dict[s
             a = np.concatenate([a] * (batch // len(a) + 1))
         feeds[s.name] = np.ascontiguousarray(a[:batch], dtype=np.dtype(s.dtype))
     return feeds
+
+
+def feeds_for(specs: list[TensorSpec], batch: int, npz: str | Path | None = None) -> dict[str, np.ndarray]:
+    """Feeds for one batch size (from ``npz`` when given); raise when the model's batch axis is fixed to another size."""
+    fixed = specs[0].shape[0] if specs and specs[0].shape else None
+    if isinstance(fixed, int) and fixed > 0 and fixed != batch:
+        raise EdgekdError(f"input {specs[0].name} has a fixed batch of {fixed}, not {batch}; profile with --batch {fixed} "
+                          "or export the model with a dynamic batch axis")
+    return load_inputs(npz, specs, batch) if npz else make_inputs(specs, batch)

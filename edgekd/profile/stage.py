@@ -11,13 +11,16 @@ from edgekd.profile.measure import MeasureConfig
 
 class ProfileStageConfig(MeasureConfig):
     batch_sizes: list[int] | None = Field(None, description="Default: the target's batch sizes.")
+    per_op: bool = Field(True, description="Add a per-op breakdown from a separate profiling run.")
 
 
 @stage("profile", ProfileStageConfig)
 def profile_stage(ctx: StageContext, cfg: ProfileStageConfig) -> StageResult:
     model = ctx.path(ctx.need("onnx"))
-    measure = MeasureConfig(**cfg.model_dump(exclude={"batch_sizes"}))
-    report = profile(model, ctx.target, cfg.batch_sizes, measure, out=ctx.out, force=ctx.force, stage=ctx.stage_id)
+    measure = MeasureConfig(**cfg.model_dump(exclude={"batch_sizes", "per_op"}))
+    report = profile(model, ctx.target, cfg.batch_sizes, measure, out=ctx.out, force=ctx.force, stage=ctx.stage_id,
+                     per_op=cfg.per_op)
     lat = report["latency_ms"]
-    return StageResult(artifacts=ctx.rel(report["report"]), metrics={"batch": report["batch"], "median_ms": lat["median"],
-                                                        "p90_ms": lat["p90"], "throughput_per_s": report["throughput_per_s"]})
+    return StageResult(artifacts=ctx.rel(*report["files"].values()),
+                       metrics={"batch": report["batch"], "median_ms": lat["median"], "p90_ms": lat["p90"],
+                                "throughput_per_s": report["throughput_per_s"]})

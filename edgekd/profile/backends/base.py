@@ -1,14 +1,38 @@
-"""The backend interface: open a model for a target, then run it on named numpy inputs."""
+"""The backend interface: open a model for a target, bind inputs, and time or profile runs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
+from pydantic import Field
 
+from edgekd.profile.measure import Run
 from edgekd.registry import Registry
 from edgekd.schemas import Target, TensorSpec
+from edgekd.schemas.base import Strict
+
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+
+
+class RuntimeOptions(Strict):
+    """Runtime settings a profile may override; None keeps the target's choice."""
+
+    graph_optimization: Literal["disable", "basic", "extended", "all"] = Field(
+        "all", description="ONNX Runtime graph optimisation level.")
+    threads: int | None = Field(None, ge=1, description="Intra-op threads; None: the target's, else the runtime's default.")
+    inter_op_threads: int = Field(1, ge=1, description="Inter-op threads (ONNX Runtime).")
+
+
+@dataclass
+class OpTimes:
+    """Per-node times from a separate profiling run: ``nodes`` rows carry node, op_type, provider, total_ms, calls."""
+
+    runs: int
+    nodes: list[dict[str, Any]]
+    memory: dict[str, int] = field(default_factory=dict)
 
 
 class Session(Protocol):
@@ -16,19 +40,37 @@ class Session(Protocol):
 
     inputs: list[TensorSpec]
     providers: list[str]
+    clock: str  # "perf_counter" (host wall time) or "cuda-events" (device time)
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+    def bind(self, feeds: dict[str, np.ndarray]) -> Run:
+        """A zero-argument run on fixed inputs, for timing (see ``measure.Run``)."""
+        ...
+
+    def per_op(self, feeds: dict[str, np.ndarray], runs: int) -> OpTimes:
+        """Per-node times over ``runs`` runs, measured apart from the timed session."""
+        ...
+
+    def memory(self) -> dict[str, int]:
+        """Runtime memory in bytes where the runtime reports it (GPU memory, arenas); may be empty."""
+        ...
 
 
 class Backend(Protocol):
     """Opens model files for one runtime."""
 
-    def open(self, model: Path, target: Target) -> Session: ...
+    def open(self, model: Path, target: Target, options: RuntimeOptions) -> Session: ...
 
 
 BACKENDS: Registry[type] = Registry("backend")
 
 
-def get_backend(target: Target) -> Backend:
-    """The backend for ``target.runtime``."""
-    return BACKENDS.get(target.runtime)()
+def backend_name(model: Path, target: Target) -> str:
+    """'tensorrt' for serialized engines (.engine/.plan/.trt); ONNX files run on ONNX Runtime with the target's EPs."""
+    return "tensorrt" if model.suffix in ENGINE_SUFFIXES else "onnxruntime"
+
+
+def get_backend(model: Path, target: Target) -> Backend:
+    """The backend that runs ``model`` for ``target``."""
+    return BACKENDS.get(backend_name(model, target))()
