@@ -9,25 +9,54 @@ import typer
 from edgekd.cli.common import emit_json, out
 
 
+def _tolerance(text: str | None) -> dict[str, float] | None:
+    """'max_abs=1e-3,min_cosine=0.999' -> {"max_abs": 0.001, "min_cosine": 0.999}."""
+    if not text:
+        return None
+    try:
+        return {k.strip(): float(v) for k, v in (part.split("=", 1) for part in text.split(",") if part.strip())}
+    except ValueError:
+        raise typer.BadParameter("--tol takes key=value pairs, e.g. min_cosine=0.999,min_top1_agreement=0.98") from None
+
+
 def compile_command(
-    model: Path = typer.Argument(..., help="An edgekd .safetensors checkpoint or an .onnx model."),
+    model: Path = typer.Argument(..., help="A .safetensors checkpoint, .pt2 program, Hugging Face directory or .onnx "
+                                           "(with --factory: a .safetensors state dict or '-')."),
     target: str = typer.Option("cpu-ort-fp32", "--target", "-t", help="Target name or YAML path."),
     precision: str = typer.Option(None, "--precision", "-p", help="fp32, fp16 or int8 (default: the target's)."),
     out_dir: Path = typer.Option(Path("compiled"), "--out", "-o", help="Output directory."),
-    calib: Path = typer.Option(None, "--calib", help=".npz whose first array holds real input samples."),
+    calib: Path = typer.Option(None, "--calib", help=".npz of real inputs ('x' or one array per input name; 'y' labels)."),
+    calib_samples: int = typer.Option(256, "--calib-samples", min=1, help="Samples that calibrate int8."),
+    calib_method: str = typer.Option("minmax", "--calib-method", help="minmax, entropy or percentile."),
+    num_verify: int = typer.Option(64, "--num-verify", min=1, help="Samples compared against the source model."),
+    tol: str = typer.Option(None, "--tol", help="Tolerance overrides, e.g. min_cosine=0.999,max_abs=1e-3."),
+    task: str = typer.Option(None, "--task", help="Hugging Face task (default: inferred from config.json)."),
+    static: bool = typer.Option(False, "--static", help="Fix the batch axis instead of a dynamic one."),
+    factory: str = typer.Option(None, "--factory", help="module:function returning an nn.Module (needs --trust-code)."),
+    trust_code: bool = typer.Option(False, "--trust-code", help="Allow --factory and remote code to run."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Compile MODEL to a verified ONNX model for a target."""
+    """Compile MODEL to a verified ONNX model (and TensorRT engine) for a target."""
     import edgekd
-    from edgekd.data.arrays import first_array
+    from edgekd.quant.calibration import load_npz
 
-    samples = first_array(calib) if calib else None
-    res = edgekd.compile(model, target, precision, out_dir, samples=samples, force=force)
+    samples, labels = load_npz(calib) if calib else (None, None)
+    res = edgekd.compile(model, target, precision, out_dir, samples=samples, num_verify=num_verify,
+                         tolerance=_tolerance(tol), force=force, labels=labels, calib_samples=calib_samples,
+                         calib_method=calib_method, task=task, static=static, factory=factory, trust_code=trust_code)
     if as_json:
         emit_json(res.to_dict())
         return
-    v = res.verification
+    v, q = res.verification, res.quantization
     out.print(f"[green]wrote[/green] {res.model} ({res.precision}, target {res.target})")
     out.print(f"verified against {v['against']} on {v['samples']} {v['inputs']} inputs: max abs diff {v['max_abs_diff']:.2e}, "
               f"cosine {v['cosine']:.6f}" + (f", top-1 agreement {v['top1_agreement']:.2%}" if "top1_agreement" in v else ""))
+    if q:
+        acc = "" if q.get("int8_accuracy") is None else f"accuracy {q['fp32_accuracy']:.2f} -> {q['int8_accuracy']:.2f}, "
+        agree = f"agreement with fp32 {q['agreement_with_fp32']:.2%}" if "agreement_with_fp32" in q else ""
+        out.print(f"int8 ({q['calibration']['method']}, {q['calibration']['samples']} samples): {acc}{agree}")
+        if q["kept_in_float"]:
+            out.print(f"kept in float to meet the {q['budget_pts']:g} pt budget: {', '.join(q['kept_in_float'])}")
+    for f in (f for f in res.files if f not in (res.model, res.report)):
+        out.print(f"wrote {f}")

@@ -1,12 +1,14 @@
-"""PyTorch -> ONNX with a dynamic batch axis, checked by onnx.checker and simplified by onnxslim."""
+"""PyTorch -> ONNX: dynamic batch axis, onnxslim, onnx.checker, external data past 2 GB; and I/O signatures."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import logging
+import tempfile
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import onnx
 import torch
@@ -15,6 +17,9 @@ from torch import nn
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import atomic_path
 from edgekd.schemas import TensorSpec
+
+TWO_GB = 2**31
+
 
 def _dtype_name(elem_type: int) -> str:
     return onnx.helper.tensor_dtype_to_np_dtype(elem_type).name
@@ -33,35 +38,66 @@ def io_signature(model: str | Path | onnx.ModelProto) -> tuple[list[TensorSpec],
     return [spec(v) for v in proto.graph.input if v.name not in inits], [spec(v) for v in proto.graph.output]
 
 
+def save_onnx(proto: onnx.ModelProto, path: str | Path, external_threshold: int = TWO_GB) -> list[Path]:
+    """Check and save ``proto`` atomically; weights go to ``<path>.data`` when it is over ``external_threshold`` bytes.
+
+    Returns the files written (the model, then its data file if any).
+    """
+    path = Path(path)
+    large = proto.ByteSize() > external_threshold
+    data = path.with_name(path.name + ".data")
+    if large:
+        data.unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        onnx.save_model(proto, str(tmp), save_as_external_data=large, all_tensors_to_one_file=True,
+                        location=data.name, size_threshold=1024)
+        onnx.checker.check_model(str(tmp), full_check=not large)
+    return [path, data] if large else [path]
+
+
+def model_files(path: str | Path) -> list[Path]:
+    """An ONNX model file and the external data files it references."""
+    path = Path(path)
+    proto = onnx.load(str(path), load_external_data=False)
+    locs = {e.value for t in proto.graph.initializer for e in t.external_data if e.key == "location"}
+    return [path, *(path.parent / loc for loc in sorted(locs))]
+
+
 def export_onnx(
-    model: nn.Module,
-    example: torch.Tensor,
+    model: nn.Module | torch.export.ExportedProgram,
+    example: torch.Tensor | Sequence[torch.Tensor],
     path: str | Path,
     opset: int = 18,
     dynamic_batch: bool = True,
-    input_name: str = "input",
-    output_name: str = "logits",
+    input_names: Sequence[str] = ("input",),
+    output_names: Sequence[str] = ("logits",),
     simplify: bool = True,
-) -> Path:
-    """Export ``model`` (eval mode) traced on ``example`` (N, ...) to a single ``.onnx`` file, atomically."""
-    path = Path(path)
-    model = model.eval()
+    external_threshold: int = TWO_GB,
+) -> list[Path]:
+    """Export ``model`` (eval mode) on ``example`` (each (N, ...)) to ``path``; return the files written.
+
+    Axis 0 of every input is dynamic unless ``dynamic_batch`` is off; an ExportedProgram keeps its own shapes.
+    Weights go to ``<path>.data`` when the model exceeds ``external_threshold`` bytes (ONNX's 2 GB limit).
+    """
+    args = (example,) if isinstance(example, torch.Tensor) else tuple(example)
+    program = isinstance(model, torch.export.ExportedProgram)
+    if not program:
+        model = model.eval()
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    shapes = tuple({0: batch} for _ in args) if dynamic_batch and not program else None
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    shapes = ({0: torch.export.Dim("batch", min=1, max=4096)},) if dynamic_batch else None
-    with atomic_path(path) as tmp, warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with tempfile.TemporaryDirectory(prefix="edgekd-export-") as tmp, warnings.catch_warnings(), \
+            contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
+        raw = Path(tmp) / "model.onnx"
         try:
-            torch.onnx.export(
-                model, (example,), str(tmp), input_names=[input_name], output_names=[output_name],
-                opset_version=opset, dynamic_shapes=shapes, external_data=False, dynamo=True,
-            )
+            torch.onnx.export(model, args, str(raw), input_names=list(input_names), output_names=list(output_names),
+                              opset_version=opset, dynamic_shapes=shapes, external_data=True, dynamo=True)
         except Exception as err:  # torch.onnx raises many types; report one line
             raise EdgekdError(f"torch.onnx.export failed: {str(err).splitlines()[0]}") from None
-        proto = onnx.load(str(tmp))
-        if simplify:
+        proto = onnx.load(str(raw))
+        if simplify and proto.ByteSize() < TWO_GB:
             import onnxslim
 
             proto = onnxslim.slim(proto)
-        onnx.checker.check_model(proto, full_check=True)
-        onnx.save(proto, str(tmp))
-    return path
+        return save_onnx(proto, path, external_threshold)

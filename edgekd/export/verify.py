@@ -1,6 +1,8 @@
-"""Numerical verification: a compiled model against its reference on the same inputs."""
+"""Numerical verification: a compiled model's outputs against its reference's on the same inputs."""
 
 from __future__ import annotations
+
+from typing import Any, Mapping
 
 import numpy as np
 from pydantic import Field
@@ -10,31 +12,75 @@ from edgekd.schemas.base import Strict
 
 
 class Tolerance(Strict):
-    """Largest allowed differences to the reference; fp16/int8 loosen these per precision."""
+    """Largest allowed differences to the reference; each precision has its own defaults (``TOLERANCES``)."""
 
-    max_abs: float = Field(1e-4, gt=0)
-    min_cosine: float = Field(0.9999, gt=0, le=1)
+    max_abs: float | None = Field(1e-4, gt=0, description="Largest element-wise abs difference; None: not checked.")
+    min_cosine: float = Field(0.9999, gt=0, le=1, description="Cosine similarity of each flattened output.")
     min_top1_agreement: float = Field(1.0, ge=0, le=1, description="Fraction of samples with the same argmax.")
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray, classifier: bool = True) -> dict[str, float]:
-    """max/mean abs diff, cosine similarity of the flattened outputs, top-1 agreement for classifiers."""
+TOLERANCES: dict[str, Tolerance] = {
+    "fp32": Tolerance(max_abs=1e-3, min_cosine=0.9999, min_top1_agreement=0.99),
+    "fp16": Tolerance(max_abs=None, min_cosine=0.999, min_top1_agreement=0.97),
+    "int8": Tolerance(max_abs=None, min_cosine=0.99, min_top1_agreement=0.90),
+}
+
+
+def tolerance_for(precision: str, overrides: Tolerance | Mapping[str, Any] | None = None) -> Tolerance:
+    """The default tolerance of ``precision`` with ``overrides`` (a Tolerance replaces it; a dict updates it)."""
+    if isinstance(overrides, Tolerance):
+        return overrides
+    return TOLERANCES[precision].model_copy(update=dict(overrides or {}))
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a.ravel(), b.ravel()) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
+
+
+def compare_one(reference: np.ndarray, candidate: np.ndarray, classifier: bool = True) -> dict[str, float]:
+    """max/mean abs diff, cosine of the flattened arrays, worst per-sample cosine, top-1 agreement for (N, C)."""
     ref, cand = reference.astype(np.float64), candidate.astype(np.float64)
+    if ref.shape != cand.shape:
+        raise VerificationError(f"output shapes differ: reference {ref.shape}, compiled {cand.shape}")
     diff = np.abs(ref - cand)
-    cos = float(np.dot(ref.ravel(), cand.ravel()) / (np.linalg.norm(ref) * np.linalg.norm(cand) + 1e-30))
-    out = {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()), "cosine": cos, "samples": int(ref.shape[0])}
-    if classifier and ref.ndim == 2:
+    rows = [_cosine(r, c) for r, c in zip(ref.reshape(len(ref), -1), cand.reshape(len(cand), -1))]
+    out = {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()), "cosine": _cosine(ref, cand),
+           "min_sample_cosine": float(min(rows)), "samples": int(ref.shape[0])}
+    if classifier and ref.ndim == 2 and ref.shape[1] > 1:
         out["top1_agreement"] = float((ref.argmax(1) == cand.argmax(1)).mean())
     return out
 
 
-def verify_outputs(reference: np.ndarray, candidate: np.ndarray, tol: Tolerance, what: str) -> dict[str, float]:
-    """Compare and raise VerificationError naming the first tolerance broken."""
-    stats = compare(reference, candidate)
-    if not np.isfinite(candidate).all():
-        raise VerificationError(f"{what}: outputs contain NaN or Inf; the model is broken")
+def compare(reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], classifier: bool = True) -> dict[str, Any]:
+    """Per-output stats (``outputs``) and the worst of each over all outputs at the top level; top-1 for classifiers."""
+    missing = [k for k in reference if k not in candidate]
+    if missing:
+        raise VerificationError(f"compiled model lacks outputs {missing}")
+    per = {k: compare_one(ref, candidate[k], classifier) for k, ref in reference.items()}
+    head: dict[str, Any] = {
+        "max_abs_diff": max(s["max_abs_diff"] for s in per.values()),
+        "mean_abs_diff": max(s["mean_abs_diff"] for s in per.values()),
+        "cosine": min(s["cosine"] for s in per.values()),
+        "min_sample_cosine": min(s["min_sample_cosine"] for s in per.values()),
+        "samples": next(iter(per.values()))["samples"],
+    }
+    top1 = [s["top1_agreement"] for s in per.values() if "top1_agreement" in s]
+    if top1:
+        head["top1_agreement"] = min(top1)
+    return {**head, "outputs": per}
+
+
+def verify_outputs(
+    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], tol: Tolerance, what: str,
+    classifier: bool = True,
+) -> dict[str, Any]:
+    """Compare and raise VerificationError (one line) naming the first tolerance broken."""
+    if not all(np.isfinite(v).all() for v in candidate.values()):
+        raise VerificationError(f"{what}: outputs contain NaN or Inf; the compiled model is broken")
+    stats = compare(reference, candidate, classifier)
     checks = [
-        (stats["max_abs_diff"] <= tol.max_abs, f"max abs diff {stats['max_abs_diff']:.3g} > {tol.max_abs:g}"),
+        (tol.max_abs is None or stats["max_abs_diff"] <= tol.max_abs,
+         f"max abs diff {stats['max_abs_diff']:.3g} > {tol.max_abs}"),
         (stats["cosine"] >= tol.min_cosine, f"cosine {stats['cosine']:.6f} < {tol.min_cosine:g}"),
         (stats.get("top1_agreement", 1.0) >= tol.min_top1_agreement,
          f"top-1 agreement {stats.get('top1_agreement', 1.0):.4f} < {tol.min_top1_agreement:g}"),
@@ -42,4 +88,4 @@ def verify_outputs(reference: np.ndarray, candidate: np.ndarray, tol: Tolerance,
     for ok, msg in checks:
         if not ok:
             raise VerificationError(f"{what}: verification failed: {msg}; the compiled model does not match its source")
-    return stats
+    return {**stats, "tolerance": tol.model_dump()}
