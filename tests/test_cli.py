@@ -49,6 +49,7 @@ def test_missing_recipe(tmp_path):
     ("stages: [{stage: teacher}]\nbogus: 1\n", ["bogus: unknown key"]),
     ("target: nowhere-ort\nstages: [{stage: teacher}]\n", ["unknown target 'nowhere-ort'", "cpu-ort-fp32"]),
     ("stages: [\n", ["not valid YAML"]),
+    ("dataset: {name: cifar}\nstages: [{stage: teacher}]\n", ["dataset.name: unknown dataset 'cifar'", "imagefolder"]),
 ])
 def test_bad_recipes_give_one_line(tmp_path, body, fragments):
     recipe = tmp_path / "r.yaml"

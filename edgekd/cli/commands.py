@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edgekd.cli import compile_cmd, profile_cmd, run_cmd, targets_cmd
+from edgekd.cli import compile_cmd, distill_cmd, profile_cmd, run_cmd, targets_cmd
 
 
 def register(app: typer.Typer) -> None:
@@ -12,3 +12,4 @@ def register(app: typer.Typer) -> None:
     app.command("compile")(compile_cmd.compile_command)
     app.command("profile")(profile_cmd.profile_command)
     app.command("run")(run_cmd.run_command)
+    app.command("distill")(distill_cmd.distill_command)

@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from edgekd.registry import Registry
 from edgekd.schemas import DatasetSpec
+from edgekd.schemas.recipe import SplitSpec
 
 DATASETS: Registry[Callable[[DatasetSpec], tuple[np.ndarray, np.ndarray]]] = Registry("dataset")
 
@@ -42,13 +43,22 @@ class Splits:
 def load_dataset(spec: DatasetSpec) -> Splits:
     """Load ``spec.name``, resize to ``image_size``, and split stratified by ``spec.split.seed``."""
     x, y = DATASETS.get(spec.name)(spec)
+    return split_arrays(x, y, spec.split, spec.image_size)
+
+
+def split_arrays(x: np.ndarray, y: np.ndarray, split: SplitSpec, image_size: int | None = None) -> Splits:
+    """Stratified train/val/test split of x (N, ...) and y (N,); float images (N, C, H, W) are resized to
+    ``image_size`` (None keeps them), integer inputs such as token ids (N, L) are kept as int64."""
     idx = np.arange(len(y))
-    rest, test = train_test_split(idx, test_size=spec.split.test, random_state=spec.split.seed, stratify=y)
-    val_share = spec.split.val / (1.0 - spec.split.test)
-    train, val = train_test_split(rest, test_size=val_share, random_state=spec.split.seed, stratify=y[rest])
-    xt = torch.from_numpy(x.astype(np.float32))
-    if xt.shape[-1] != spec.image_size or xt.shape[-2] != spec.image_size:
-        xt = F.interpolate(xt, size=(spec.image_size, spec.image_size), mode="bilinear", align_corners=False)
+    rest, test = train_test_split(idx, test_size=split.test, random_state=split.seed, stratify=y)
+    val_share = split.val / (1.0 - split.test)
+    train, val = train_test_split(rest, test_size=val_share, random_state=split.seed, stratify=y[rest])
+    if np.issubdtype(x.dtype, np.integer):
+        xt = torch.from_numpy(x.astype(np.int64))
+    else:
+        xt = torch.from_numpy(x.astype(np.float32))
+        if image_size is not None and (xt.shape[-1] != image_size or xt.shape[-2] != image_size):
+            xt = F.interpolate(xt, size=(image_size, image_size), mode="bilinear", align_corners=False)
     yt = torch.from_numpy(y.astype(np.int64))
     parts = {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
     return Splits(

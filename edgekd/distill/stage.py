@@ -1,7 +1,10 @@
-"""Recipe stage ``teacher``: train the teacher on the recipe's dataset."""
+"""Recipe stages ``teacher`` (train the teacher) and ``distill`` (teacher -> student) on the recipe's dataset."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from edgekd.distill.api import DistillConfig, distill
 from edgekd.distill.teacher import TeacherConfig, train_teacher
 from edgekd.pipeline.stage import StageContext, StageResult, stage
 
@@ -11,4 +14,18 @@ def teacher_stage(ctx: StageContext, cfg: TeacherConfig) -> StageResult:
     res = train_teacher(ctx.data, cfg, ctx.out, force=ctx.force, stage=ctx.stage_id)
     name = cfg.name
     files = [f"{name}.safetensors", f"{name}.arch.json", "split.json", f"{name}.metrics.json"]
-    return StageResult(artifacts=ctx.rel(*(ctx.out / f for f in files)), metrics={k: v for k, v in res.items() if k != "checkpoint"})
+    metrics = {k: v for k, v in res.items() if k != "checkpoint"}
+    return StageResult(artifacts=ctx.rel(*(ctx.out / f for f in files)), metrics=metrics)
+
+
+@stage("distill", DistillConfig)
+def distill_stage(ctx: StageContext, cfg: DistillConfig) -> StageResult:
+    """The latest teacher checkpoint -> ``<name>.safetensors``, which later stages take as the latest checkpoint."""
+    teacher = ctx.path(ctx.need("checkpoint", role="teacher"))
+    if cfg.cache_dir is None:
+        cfg = cfg.model_copy(update={"cache_dir": str(ctx.out / "cache")})
+    res = distill(teacher, data=ctx.data, out=ctx.out, config=cfg, force=ctx.force, stage=ctx.stage_id)
+    stem = ctx.out / cfg.name
+    files = [Path(f"{stem}.{k}") for k in ("safetensors", "arch.json", "split.json", "metrics.json", "adapters.safetensors")]
+    metrics = {k: v for k, v in res.to_dict().items() if k != "checkpoint"}
+    return StageResult(artifacts=ctx.rel(*(f for f in files if f.is_file())), metrics=metrics)

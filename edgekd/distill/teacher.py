@@ -26,6 +26,15 @@ class TeacherConfig(TrainConfig):
     name: str = Field("teacher", description="File stem of the checkpoint.")
 
 
+def complete_arch(arch: dict[str, Any], splits: Splits) -> dict[str, Any]:
+    """Fill in the data-dependent sizes: classes, and input channels (images) or vocabulary and length (tokens)."""
+    if arch.get("name") == "bert":
+        extra = {"vocab_size": int(max(int(x.max()) for x in splits.x.values())) + 1, "max_len": splits.input_shape[0]}
+    else:
+        extra = {"in_channels": splits.input_shape[0]}
+    return {**extra, **arch, "num_classes": splits.num_classes}
+
+
 def train_teacher(
     dataset: DatasetSpec | Splits, cfg: TeacherConfig, out: str | Path, force: bool = False, stage: str = "teacher"
 ) -> dict[str, Any]:
@@ -38,7 +47,7 @@ def train_teacher(
     split_file = out / "split.json"
     guard_outputs([*files.values(), split_file], force)
     splits = dataset if isinstance(dataset, Splits) else load_dataset(dataset)
-    arch = {**cfg.arch, "in_channels": splits.input_shape[0], "num_classes": splits.num_classes}
+    arch = complete_arch(cfg.arch, splits)
     model = build_model(arch)
     t0 = time.perf_counter()
     with torch.random.fork_rng():

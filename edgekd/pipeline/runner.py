@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from edgekd.data import DATASETS
 from edgekd.errors import EdgekdError
 from edgekd.manifest_io import open_manifest
 from edgekd.pipeline import builtin  # noqa: F401  (registers the stages)
@@ -24,7 +25,10 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def _stage_configs(recipe: Recipe, source: str) -> list[BaseModel]:
-    """Check every stage's name and options before anything runs."""
+    """Check the dataset and every stage's name and options before anything runs."""
+    if recipe.dataset.name not in DATASETS:
+        known = ", ".join(DATASETS.names())
+        raise EdgekdError(f"{source}: dataset.name: unknown dataset {recipe.dataset.name!r}; known: {known}")
     configs = []
     for i, spec in enumerate(recipe.stages):
         if spec.stage not in STAGES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -18,17 +18,17 @@ class SplitSpec(Strict):
 
 
 class DatasetSpec(Strict):
-    """Which data the stages use."""
+    """Which data the stages use: a registered dataset (see ``edgekd.data.DATASETS``)."""
 
-    name: Literal["digits", "npz"] = "digits"
-    path: str | None = Field(None, description="For npz: a file with arrays x (N,C,H,W) and y (N,).")
+    name: str = Field("digits", description="digits, npz (x/y images), imagefolder (root/<class>/<image>), tokens (input_ids/y).")
+    path: str | None = Field(None, description="File or directory for npz, imagefolder and tokens.")
     image_size: int = Field(32, ge=8, description="Images are resized to image_size x image_size pixels.")
     split: SplitSpec = Field(default_factory=SplitSpec)
 
     @model_validator(mode="after")
-    def _npz_needs_path(self) -> "DatasetSpec":
-        if self.name == "npz" and not self.path:
-            raise ValueError("dataset 'npz' needs a path")
+    def _needs_path(self) -> "DatasetSpec":
+        if self.name in ("npz", "imagefolder", "tokens") and not self.path:
+            raise ValueError(f"dataset {self.name!r} needs a path")
         return self
 
 
