@@ -114,7 +114,9 @@ def test_onnx_and_torch_export_sources(cnn, tmp_path):
     program = torch.export.export(net, (torch.from_numpy(x[:4]),),
                                   dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=1024)},))
     torch.export.save(program, tmp_path / "prog.pt2")
-    res = edgekd.compile(tmp_path / "prog.pt2", "cpu-ort-fp32", "fp32", tmp_path / "c", samples=x)
+    with pytest.raises(EdgekdError, match="pass --trust-code"):
+        edgekd.compile(tmp_path / "prog.pt2", "cpu-ort-fp32", "fp32", tmp_path / "c", samples=x)
+    res = edgekd.compile(tmp_path / "prog.pt2", "cpu-ort-fp32", "fp32", tmp_path / "c", samples=x, trust_code=True)
     assert res.verification["source"] == "torch-export" and res.verification["max_abs_diff"] < 1e-4
     assert isinstance(io_signature(res.model)[0][0].shape[0], str)
 

@@ -33,7 +33,7 @@ def compile_command(
     task: str = typer.Option(None, "--task", help="Hugging Face task (default: inferred from config.json)."),
     static: bool = typer.Option(False, "--static", help="Fix the batch axis instead of a dynamic one."),
     factory: str = typer.Option(None, "--factory", help="module:function returning an nn.Module (needs --trust-code)."),
-    trust_code: bool = typer.Option(False, "--trust-code", help="Allow --factory and remote code to run."),
+    trust_code: bool = typer.Option(False, "--trust-code", help="Allow code to run: --factory, pickled objects in .pt2 programs, Hugging Face remote code."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

@@ -30,6 +30,9 @@ class TorchProgramSource:
 
     @staticmethod
     def load(path: Path, opts: SourceOptions, work: Path) -> Source:
+        if not opts.trust_code:
+            raise EdgekdError(f"{path}: torch.export.load falls back to unpickling objects in a .pt2, which can run "
+                              "code; pass --trust-code if you trust this file")
         try:
             program = torch.export.load(str(path))
         except Exception as err:  # torch raises many types for a bad archive
