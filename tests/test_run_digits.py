@@ -17,6 +17,7 @@ def test_run_writes_every_artifact_with_hashes(digits_run):
     kinds = {a.kind for a in manifest.artifacts}
     assert {"checkpoint", "arch", "split", "onnx", "verification", "profile"} <= kinds
     assert list(manifest.stages) == ["teacher", "compile", "profile"]
+    assert manifest.latest("checkpoint").options["epochs"] == 4 and manifest.latest("onnx").options["precision"] == "fp32"
     assert all(manifest.intact(out, s.artifacts) for s in manifest.stages.values())
     onnx_art = manifest.latest("onnx")
     assert onnx_art.inputs[0].shape[0] == "batch" and onnx_art.inputs[0].shape[1:] == [1, 16, 16]

@@ -65,5 +65,5 @@ def train_teacher(
         (files["arch.json"], "arch", {}),
         (split_file, "split", {"meta": splits.info()}),
         (files["metrics.json"], "metrics", {}),
-    ])
+    ], options=cfg.model_dump(mode="json"))
     return {"checkpoint": str(files["safetensors"]), **{k: v for k, v in metrics.items() if k != "history"}}
