@@ -1,6 +1,7 @@
 """TensorRT paths: engine and EP selection everywhere; a real engine only where tensorrt and a GPU exist."""
 
 import importlib.util
+import json
 
 import pytest
 
@@ -13,6 +14,7 @@ from edgekd.profile.backends.onnxruntime import providers_for
 from edgekd.profile.backends.tensorrt import layer_rows
 from edgekd.profile.perop import aggregate
 from edgekd.targets import get_target
+from edgekd.trt_sidecar import SIDECAR_FORMAT, sidecar_path
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None
 FAST = MeasureConfig(warmup_runs=2, warmup_ms=10, min_runs=30, min_duration_s=0.05, per_op_runs=5)
@@ -60,6 +62,11 @@ def test_tensorrt_engine_profile(tiny_onnx, tmp_path):
     config.add_optimization_profile(shape)
     engine = tmp_path / "tiny.engine"
     engine.write_bytes(bytes(builder.build_serialized_network(network, config)))
+    side = sidecar_path(engine)
+    side.write_text(json.dumps({"format": SIDECAR_FORMAT, "tensorrt_version": "0.0"}))
+    with pytest.raises(EdgekdError, match="built with TensorRT 0.0"):
+        edgekd.profile(engine, "x86-trt-int8", [1], FAST, quiet=True)
+    side.write_text(json.dumps({"format": SIDECAR_FORMAT, "tensorrt_version": trt.__version__}))
     r = edgekd.profile(engine, "x86-trt-int8", [1, 4], FAST, per_op=True, quiet=True)
     assert r["backend"] == "tensorrt" and r["clock"] == "cuda-events" and r["latency_ms"]["median"] > 0
     assert r["per_op"]["nodes"] and r["memory"]["gpu_total_bytes"] > 0

@@ -10,6 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import edgekd
 from edgekd.errors import EdgekdError
+from edgekd import trt_sidecar
 from edgekd.export import trt_engine
 from edgekd.export.trt_lint import lint
 from edgekd.models import build_model, save_checkpoint
@@ -62,18 +63,18 @@ def test_compile_for_tensorrt_target_lints_symmetric_qdq(tmp_path):
     assert not [f for f in trt["lint"] if f["severity"] == "error"]  # zero points are 0: symmetric activations
     assert trt["profiles"]["input"] == [[1, 1, 16, 16], [1, 1, 16, 16], [32, 1, 16, 16]]  # target batch sizes 1..32
     assert res.quantization["calibration"]["symmetric_activations"] is True
-    if trt_engine.tensorrt_version() is None:
+    if trt_sidecar.tensorrt_version() is None:
         assert trt["engine"].startswith("not built")
 
 
 def test_engine_from_another_tensorrt_version_is_refused(tmp_path):
-    side = {"format": trt_engine.SIDECAR_FORMAT, "tensorrt_version": "10.3.0"}
+    side = {"format": trt_sidecar.SIDECAR_FORMAT, "tensorrt_version": "10.3.0"}
     with pytest.raises(EdgekdError, match="built with TensorRT 10.3.0 but 10.9.0 is installed"):
-        trt_engine.check_compatible(side, "10.9.0")
-    trt_engine.check_compatible(side, "10.3.0")
+        trt_sidecar.check_compatible(side, "10.9.0")
+    trt_sidecar.check_compatible(side, "10.3.0")
     with pytest.raises(EdgekdError, match="has no sidecar"):
-        trt_engine.load_engine(tmp_path / "x.engine")
-    assert trt_engine.sidecar_path(tmp_path / "m.int8.engine").name == "m.int8.engine.json"
+        trt_sidecar.load_engine(tmp_path / "x.engine")
+    assert trt_sidecar.sidecar_path(tmp_path / "m.int8.engine").name == "m.int8.engine.json"
 
 
 def test_build_engine_needs_tensorrt(tmp_path):
@@ -82,11 +83,11 @@ def test_build_engine_needs_tensorrt(tmp_path):
     path = tmp_path / "relu.onnx"
     onnx.save(_model([helper.make_node("Relu", ["x"], ["y"])], [x], [y]), path)
     profiles = {"x": ([1, 4], [1, 4], [8, 4])}
-    if trt_engine.tensorrt_version() is None:
+    if trt_sidecar.tensorrt_version() is None:
         with pytest.raises(EdgekdError, match="pip install 'edgekd\\[trt\\]'"):
             trt_engine.build_engine(path, tmp_path / "relu.engine", "fp16", profiles)
         pytest.skip("tensorrt is not installed: the engine build itself is not exercised here")
     engine, side = trt_engine.build_engine(path, tmp_path / "relu.engine", "fp16", profiles, 1 << 28, tmp_path / "t.cache")
     meta = json.loads(side.read_text())
-    assert meta["io"][0]["name"] == "x" and meta["tensorrt_version"] == trt_engine.tensorrt_version()
-    assert trt_engine.load_engine(engine) is not None
+    assert meta["io"][0]["name"] == "x" and meta["tensorrt_version"] == trt_sidecar.tensorrt_version()
+    assert trt_sidecar.load_engine(engine)[1] is not None

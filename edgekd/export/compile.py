@@ -15,6 +15,7 @@ import torch
 
 from edgekd.errors import EdgekdError
 from edgekd.export import trt_engine
+from edgekd.trt_sidecar import tensorrt_version
 from edgekd.export.onnx_export import export_onnx, io_signature, model_files, save_onnx
 from edgekd.export.precision import to_fp16, to_int8
 from edgekd.export.runtime import ort_run, run_outputs
@@ -69,7 +70,7 @@ def _tensorrt(tgt: Target, model: Path, precision: str, inputs: Arrays, work: Pa
         raise EdgekdError(f"{model.name} will not build with TensorRT: {errors[0]['message']}"
                           + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
     info: dict[str, Any] = {"lint": findings, "profiles": {k: [list(s) for s in v] for k, v in profiles.items()}}
-    version = trt_engine.tensorrt_version()
+    version = tensorrt_version()
     if version is None:
         info["engine"] = "not built: tensorrt is not installed here; run edgekd compile on the GPU machine with edgekd[trt]"
         return info, []

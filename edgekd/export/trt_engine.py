@@ -7,30 +7,13 @@ optimization profiles, timing cache, Runtime.deserialize_cuda_engine). Not yet v
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from edgekd.errors import EdgekdError
 from edgekd.export.trt_lint import Profile
 from edgekd.fsutil import atomic_path, sha256, write_json
-
-SIDECAR_FORMAT = "edgekd-tensorrt-engine/1"
-
-
-def tensorrt_version() -> str | None:
-    """The installed tensorrt version, or None when it is not importable."""
-    try:
-        import tensorrt as trt
-    except ImportError:
-        return None
-    return str(trt.__version__)
-
-
-def sidecar_path(engine: str | Path) -> Path:
-    """``model.int8.engine`` -> ``model.int8.engine.json``."""
-    engine = Path(engine)
-    return engine.with_name(engine.name + ".json")
+from edgekd.trt_sidecar import SIDECAR_FORMAT, sidecar_path
 
 
 def default_profiles(inputs: Sequence[tuple[str, Sequence[int | str | None]]], batch_sizes: Sequence[int],
@@ -121,30 +104,3 @@ def build_engine(
         "onnx_sha256": sha256(onnx_path), "built_at": dt.datetime.now(dt.timezone.utc).isoformat(),
     })
     return [engine_path, side]
-
-
-def check_compatible(sidecar: Mapping[str, Any], installed: str | None) -> None:
-    """Raise EdgekdError unless the engine's TensorRT version equals the ``installed`` one (engines do not port)."""
-    if sidecar.get("format") != SIDECAR_FORMAT:
-        raise EdgekdError(f"not an edgekd engine sidecar (format {sidecar.get('format')!r})")
-    if installed is None:
-        raise EdgekdError("running a TensorRT engine needs tensorrt: pip install 'edgekd[trt]'")
-    built = sidecar.get("tensorrt_version")
-    if built != installed:
-        raise EdgekdError(f"engine was built with TensorRT {built} but {installed} is installed; engines only load in the "
-                          "TensorRT version that built them: rebuild it with `edgekd compile` on this machine")
-
-
-def load_engine(engine_path: str | Path) -> Any:
-    """Deserialize an engine after checking its sidecar against the installed TensorRT; returns an ICudaEngine."""
-    engine_path = Path(engine_path)
-    side = sidecar_path(engine_path)
-    if not side.is_file():
-        raise EdgekdError(f"{engine_path} has no sidecar {side.name}; rebuild the engine with edgekd")
-    check_compatible(json.loads(side.read_text()), tensorrt_version())
-    import tensorrt as trt
-
-    engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(engine_path.read_bytes())
-    if engine is None:
-        raise EdgekdError(f"TensorRT could not deserialize {engine_path}")
-    return engine

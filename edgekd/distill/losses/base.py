@@ -44,11 +44,6 @@ class DistillLoss(nn.Module):
 LOSSES: Registry[type[DistillLoss]] = Registry("loss")
 
 
-def pair(batch: LossInputs, student: str, teacher: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The tapped student and teacher features at the two module paths."""
-    return batch.s_feats[student], batch.t_feats[teacher]
-
-
 def flat(x: torch.Tensor) -> torch.Tensor:
     """(N, ...) -> (N, D); a pooled view for relation losses."""
     return x.reshape(x.shape[0], -1)

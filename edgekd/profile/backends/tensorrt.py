@@ -16,6 +16,7 @@ from edgekd.errors import EdgekdError
 from edgekd.profile.backends.base import BACKENDS, OpTimes, RuntimeOptions
 from edgekd.profile.measure import Run
 from edgekd.schemas import Target, TensorSpec
+from edgekd.trt_sidecar import load_engine
 
 PER_OP_WARMUP = 3
 
@@ -73,11 +74,7 @@ class TrtSession:
 
     def __init__(self, model: Path, target: Target, options: RuntimeOptions) -> None:
         self.trt, self.cudart = trt, cudart = _import()
-        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        self.engine = self.runtime.deserialize_cuda_engine(model.read_bytes())
-        if self.engine is None:
-            raise EdgekdError(f"TensorRT cannot deserialize {model}; rebuild the engine with this TensorRT version "
-                              "on this device")
+        self.runtime, self.engine = load_engine(model)
         self.context = self.engine.create_execution_context()
         self.stream = _ok(cudart.cudaStreamCreate())
         self.start, self.end = _ok(cudart.cudaEventCreate()), _ok(cudart.cudaEventCreate())
