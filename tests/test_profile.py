@@ -12,7 +12,8 @@ from edgekd.errors import EdgekdError
 from edgekd.profile import MeasureConfig, RuntimeOptions
 from edgekd.profile.backends.onnxruntime import parse_ort_profile
 from edgekd.profile.measure import sample, timed, timer_resolution_ms, warm_up, warnings_for
-from edgekd.profile.memory import model_files, model_size
+from edgekd.onnx_files import model_files
+from edgekd.profile.memory import model_size
 from edgekd.profile.stats import compare_samples
 from edgekd.schemas import Manifest
 

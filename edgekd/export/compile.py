@@ -15,8 +15,7 @@ import torch
 
 from edgekd.errors import EdgekdError
 from edgekd.export import trt_engine
-from edgekd.trt_sidecar import tensorrt_version
-from edgekd.export.onnx_export import export_onnx, io_signature, model_files, save_onnx
+from edgekd.export.onnx_export import export_onnx, io_signature, save_onnx
 from edgekd.export.precision import to_fp16, to_int8
 from edgekd.export.runtime import ort_run, run_outputs
 from edgekd.export.sources import Source, SourceOptions, load_source
@@ -24,10 +23,12 @@ from edgekd.export.trt_lint import lint
 from edgekd.export.verify import TOLERANCES, Tolerance, tolerance_for, verify_outputs
 from edgekd.fsutil import write_json
 from edgekd.manifest_io import guard_outputs, record
+from edgekd.onnx_files import model_files
 from edgekd.quant.calibration import Arrays, as_arrays, take
 from edgekd.quant.ptq import PTQConfig
 from edgekd.schemas import Target
 from edgekd.targets import get_target
+from edgekd.trt_sidecar import tensorrt_version
 
 __all__ = ["CompileResult", "compile", "ort_run"]
 

@@ -55,14 +55,6 @@ def save_onnx(proto: onnx.ModelProto, path: str | Path, external_threshold: int 
     return [path, data] if large else [path]
 
 
-def model_files(path: str | Path) -> list[Path]:
-    """An ONNX model file and the external data files it references."""
-    path = Path(path)
-    proto = onnx.load(str(path), load_external_data=False)
-    locs = {e.value for t in proto.graph.initializer for e in t.external_data if e.key == "location"}
-    return [path, *(path.parent / loc for loc in sorted(locs))]
-
-
 def export_onnx(
     model: nn.Module | torch.export.ExportedProgram,
     example: torch.Tensor | Sequence[torch.Tensor],

@@ -8,14 +8,9 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import psutil
 
-from edgekd.errors import EdgekdError
-
-if TYPE_CHECKING:
-    import onnx
+from edgekd.onnx_files import model_files
 
 
 def rss_bytes() -> int:
@@ -57,40 +52,6 @@ def gpu_memory_bytes(pid: int | None = None) -> int | None:
     used = [int(mib) for p, mib in (r.split(", ") for r in res.stdout.splitlines() if r.count(", ") == 1)
             if p.strip() == str(pid)]
     return sum(used) * 2**20 if used else None
-
-
-def model_files(model: str | Path) -> list[Path]:
-    """The model file and, for ONNX with external data, the data files it references (relative to it)."""
-    model = Path(model)
-    if model.suffix != ".onnx":
-        return [model]
-    import onnx
-
-    try:
-        proto = onnx.load(str(model), load_external_data=False)
-    except Exception as err:  # protobuf raises DecodeError and others
-        raise EdgekdError(f"{model} is not a readable ONNX file ({type(err).__name__}); re-export it") from None
-    found: list[Path] = []
-    for tensor in _tensors(proto.graph):
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            loc = next((e.value for e in tensor.external_data if e.key == "location"), None)
-            path = model.parent / loc if loc else None
-            if path and path not in found:
-                if not path.is_file():
-                    raise EdgekdError(f"{model} references external data {loc}, which is missing beside it")
-                found.append(path)
-    return [model, *found]
-
-
-def _tensors(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
-    """Initializers and tensor attributes of ``graph`` and its subgraphs."""
-    out = list(graph.initializer)
-    for node in graph.node:
-        for attr in node.attribute:
-            out += ([attr.t] if attr.HasField("t") else []) + list(attr.tensors)
-            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-                out += _tensors(sub)
-    return out
 
 
 def model_size(model: str | Path) -> dict[str, int]:

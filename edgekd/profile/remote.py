@@ -21,7 +21,7 @@ from edgekd.fsutil import sha256, write_text
 from edgekd.profile.agent import ERROR_PREFIX, REPORT_PREFIX
 from edgekd.profile.backends import RuntimeOptions
 from edgekd.profile.measure import MeasureConfig
-from edgekd.profile.memory import model_files
+from edgekd.onnx_files import model_files
 from edgekd.schemas import Connection, Target
 
 CONNECT_TIMEOUT_S = 20.0
