@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from edgekd.distill.api import DistillConfig, distill
 from edgekd.distill.teacher import TeacherConfig, train_teacher
 from edgekd.pipeline.stage import StageContext, StageResult, stage
@@ -12,10 +10,7 @@ from edgekd.pipeline.stage import StageContext, StageResult, stage
 @stage("teacher", TeacherConfig)
 def teacher_stage(ctx: StageContext, cfg: TeacherConfig) -> StageResult:
     res = train_teacher(ctx.data, cfg, ctx.out, force=ctx.force, stage=ctx.stage_id)
-    name = cfg.name
-    files = [f"{name}.safetensors", f"{name}.arch.json", "split.json", f"{name}.metrics.json"]
-    metrics = {k: v for k, v in res.items() if k != "checkpoint"}
-    return StageResult(artifacts=ctx.rel(*(ctx.out / f for f in files)), metrics=metrics)
+    return StageResult(metrics={k: v for k, v in res.items() if k != "checkpoint"})
 
 
 @stage("distill", DistillConfig)
@@ -25,7 +20,4 @@ def distill_stage(ctx: StageContext, cfg: DistillConfig) -> StageResult:
     if cfg.cache_dir is None:
         cfg = cfg.model_copy(update={"cache_dir": str(ctx.out / "cache")})
     res = distill(teacher, data=ctx.data, out=ctx.out, config=cfg, force=ctx.force, stage=ctx.stage_id)
-    stem = ctx.out / cfg.name
-    files = [Path(f"{stem}.{k}") for k in ("safetensors", "arch.json", "split.json", "metrics.json", "adapters.safetensors")]
-    metrics = {k: v for k, v in res.to_dict().items() if k != "checkpoint"}
-    return StageResult(artifacts=ctx.rel(*(f for f in files if f.is_file())), metrics=metrics)
+    return StageResult(metrics={k: v for k, v in res.to_dict().items() if k != "checkpoint"})

@@ -33,4 +33,4 @@ def compile_stage(ctx: StageContext, cfg: CompileStageConfig) -> StageResult:
         metrics.update({k: res.quantization[k] for k in ("fp32_accuracy", "int8_accuracy", "agreement_with_fp32")
                         if k in res.quantization})
         metrics["kept_in_float"] = len(res.quantization["kept_in_float"])
-    return StageResult(artifacts=ctx.rel(*res.files), metrics=metrics)
+    return StageResult(metrics=metrics)

@@ -75,7 +75,8 @@ def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool 
         manifest = open_manifest(out)
         manifest.stages[spec.id] = StageRecord(
             stage=spec.stage, options=options, finished_at=dt.datetime.now(dt.timezone.utc).isoformat(),
-            seconds=time.perf_counter() - t0, artifacts=result.artifacts, metrics=result.metrics,
+            seconds=time.perf_counter() - t0, artifacts=[a.path for a in manifest.artifacts if a.stage == spec.id],
+            metrics=result.metrics,
         )
         manifest.save(out / MANIFEST_NAME)
         summary[spec.id] = {"status": "done", "metrics": result.metrics}

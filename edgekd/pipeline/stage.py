@@ -40,16 +40,11 @@ class StageContext:
     def path(self, art: Artifact) -> Path:
         return self.out / art.path
 
-    def rel(self, *paths: str | Path) -> list[str]:
-        """Paths relative to the run directory, as the manifest stores them."""
-        return [str(Path(p).resolve().relative_to(self.out.resolve())) for p in paths]
-
 
 @dataclass
 class StageResult:
-    """Paths (relative to the run directory) the stage wrote, and its headline metrics."""
+    """A stage's headline metrics; its artifacts are what it recorded in the manifest under its stage id."""
 
-    artifacts: list[str]
     metrics: dict[str, Any] = field(default_factory=dict)
 
 

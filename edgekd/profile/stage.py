@@ -21,6 +21,5 @@ def profile_stage(ctx: StageContext, cfg: ProfileStageConfig) -> StageResult:
     report = profile(model, ctx.target, cfg.batch_sizes, measure, out=ctx.out, force=ctx.force, stage=ctx.stage_id,
                      per_op=cfg.per_op)
     lat = report["latency_ms"]
-    return StageResult(artifacts=ctx.rel(*report["files"].values()),
-                       metrics={"batch": report["batch"], "median_ms": lat["median"], "p90_ms": lat["p90"],
+    return StageResult(metrics={"batch": report["batch"], "median_ms": lat["median"], "p90_ms": lat["p90"],
                                 "throughput_per_s": report["throughput_per_s"]})
