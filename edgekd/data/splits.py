@@ -39,6 +39,10 @@ class Splits:
             for name, idx in self.indices.items()
         }
 
+    def as_json(self) -> dict[str, Any]:
+        """What ``split.json`` holds: ``info`` and the exact indices of every split."""
+        return {"info": self.info(), "indices": self.indices}
+
 
 def load_dataset(spec: DatasetSpec) -> Splits:
     """Load ``spec.name``, resize to ``image_size``, and split stratified by ``spec.split.seed``."""

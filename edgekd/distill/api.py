@@ -16,7 +16,7 @@ from torch import nn
 from edgekd.data import Splits, resolve_data
 from edgekd.distill.ddp import World, barrier, close_world, init_world
 from edgekd.distill.loop import TrainConfig, evaluate, fit
-from edgekd.distill.losses import build_criterion
+from edgekd.distill.losses import Criterion, build_criterion
 from edgekd.distill.state import STATE_NAME, save_weights
 from edgekd.distill.teacher import complete_arch
 from edgekd.distill.teacher_cache import TeacherSource, cached_outputs, default_cache_dir
@@ -112,7 +112,7 @@ def distill(teacher: str | Path, student: dict[str, Any] | str | None = None, da
     """
     cfg = config or DistillConfig()
     cfg = cfg.model_copy(update={k: v for k, v in {"student": student, "loss": loss, "epochs": epochs}.items() if v is not None})
-    build_criterion(cfg.loss)
+    criterion = build_criterion(cfg.loss)
     out, t0 = Path(out), time.perf_counter()
     files = {k: out / f"{cfg.name}.{k}" for k in ("safetensors", "metrics.json", "split.json", "config.json")}
     if resume:
@@ -121,7 +121,7 @@ def distill(teacher: str | Path, student: dict[str, Any] | str | None = None, da
         guard_outputs([*files.values(), out / STATE_NAME], force)
     world = init_world(cfg.device)
     try:
-        return _distill(Path(teacher), data, out, cfg, files, world, resume, stage, t0)
+        return _distill(Path(teacher), data, out, cfg, criterion, files, world, resume, stage, t0)
     finally:
         close_world(world)
 
@@ -138,8 +138,8 @@ def _check_resume(out: Path, config_file: Path, cfg: DistillConfig) -> None:
                           f"{now[changed[0]]!r}); pass the options of the interrupted run")
 
 
-def _distill(teacher_path: Path, data: Any, out: Path, cfg: DistillConfig, files: dict[str, Path], world: World,
-             resume: bool, stage: str, t0: float) -> DistillResult:
+def _distill(teacher_path: Path, data: Any, out: Path, cfg: DistillConfig, criterion: Criterion,
+             files: dict[str, Path], world: World, resume: bool, stage: str, t0: float) -> DistillResult:
     t_model, t_arch = load_checkpoint(teacher_path)
     shape = read_input_shape(teacher_path)
     splits = resolve_data(data, image_size=shape[-1] if shape and len(shape) == 3 else 32)
@@ -151,7 +151,6 @@ def _distill(teacher_path: Path, data: Any, out: Path, cfg: DistillConfig, files
         model.load_state_dict(load_file(str(start)))
     elif cfg.init_from_teacher and arch.get("name") == t_arch.get("name"):
         init_from_teacher(model, t_model)
-    criterion = build_criterion(cfg.loss)
     t_model.to(world.device)
     x, y = splits.x["train"], _labels(splits.y["train"], cfg.label_fraction, cfg.seed)
     source, how = None, "unused"
@@ -189,8 +188,7 @@ def _distill(teacher_path: Path, data: Any, out: Path, cfg: DistillConfig, files
     }
     if world.main:
         write_json(files["metrics.json"], {**metrics, "loss": cfg.loss, "arch": arch, "history": res.history})
-        write_json(files["split.json"], {"info": splits.info(), "indices": splits.indices,
-                                         "labelled_train": int((y >= 0).sum())})
+        write_json(files["split.json"], {**splits.as_json(), "labelled_train": int((y >= 0).sum())})
         adapters = out / f"{cfg.name}.adapters.safetensors"
         entries = [(files["safetensors"], "checkpoint", {"meta": {"role": "student", "params": metrics["params"],
                                                                   "teacher": str(teacher_path)}}),

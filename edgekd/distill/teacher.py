@@ -58,7 +58,7 @@ def train_teacher(
         "params": count_params(model), "train_seconds": time.perf_counter() - t0, "history": result.history,
     }
     save_checkpoint(model, arch, files["safetensors"], input_shape=splits.input_shape)
-    write_json(split_file, {"info": splits.info(), "indices": splits.indices})
+    write_json(split_file, splits.as_json())
     write_json(files["metrics.json"], metrics)
     record(out, stage, [
         (files["safetensors"], "checkpoint", {"meta": {"role": "teacher", "params": metrics["params"]}}),
