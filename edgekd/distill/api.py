@@ -15,7 +15,7 @@ from torch import nn
 
 from edgekd.data import Splits, resolve_data
 from edgekd.distill.ddp import World, barrier, close_world, init_world
-from edgekd.distill.loop import TrainConfig, evaluate, fit
+from edgekd.distill.loop import TrainConfig, evaluate, fit, training_device
 from edgekd.distill.losses import Criterion, build_criterion
 from edgekd.distill.state import STATE_NAME, save_weights
 from edgekd.distill.teacher import complete_arch
@@ -25,7 +25,7 @@ from edgekd.fsutil import write_json
 from edgekd.manifest_io import guard_outputs, record
 from edgekd.models import build_model, count_params, init_from_teacher, load_checkpoint, read_input_shape, scaled_arch
 from edgekd.models.checkpoint import read_arch
-from edgekd.schemas import DatasetSpec
+from edgekd.schemas import DatasetSpec, validate
 
 # Best measured on digits (benchmarks/kd_losses.py): DIST's relations close the gap for tiny students, where KD and DKD hurt.
 DEFAULT_LOSS: dict[str, Any] = {"ce": 1.0, "dist": {"beta": 2.0, "gamma": 2.0, "temperature": 4.0}}
@@ -111,7 +111,9 @@ def distill(teacher: str | Path, student: dict[str, Any] | str | None = None, da
     ``out/manifest.json``. Under ``torchrun`` every rank trains (DDP) and rank 0 alone writes.
     """
     cfg = config or DistillConfig()
-    cfg = cfg.model_copy(update={k: v for k, v in {"student": student, "loss": loss, "epochs": epochs}.items() if v is not None})
+    updates = {k: v for k, v in {"student": student, "loss": loss, "epochs": epochs}.items() if v is not None}
+    cfg = validate(DistillConfig, {**cfg.model_dump(), **updates}, "distill options")
+    training_device(cfg.device)
     criterion = build_criterion(cfg.loss)
     out, t0 = Path(out), time.perf_counter()
     files = {k: out / f"{cfg.name}.{k}" for k in ("safetensors", "metrics.json", "split.json", "config.json")}
@@ -124,6 +126,15 @@ def distill(teacher: str | Path, student: dict[str, Any] | str | None = None, da
         return _distill(Path(teacher), data, out, cfg, criterion, files, world, resume, stage, t0)
     finally:
         close_world(world)
+
+
+def can_resume(out: str | Path, config: DistillConfig) -> bool:
+    """True when ``out`` holds an interrupted run of ``config`` that ``distill(..., resume=True)`` continues."""
+    try:
+        _check_resume(Path(out), Path(out) / f"{config.name}.config.json", config)
+    except EdgekdError:
+        return False
+    return True
 
 
 def _check_resume(out: Path, config_file: Path, cfg: DistillConfig) -> None:

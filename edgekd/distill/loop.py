@@ -18,9 +18,11 @@ from torch.utils.data import DistributedSampler
 
 from edgekd.distill.ddp import World, broadcast_flag, sync_buffers
 from edgekd.distill.losses import Criterion, LossInputs
+from edgekd.distill.losses.base import token_mask
 from edgekd.distill.state import append_metrics, load_state, rewrite_metrics, rng_state, save_state, set_rng_state
 from edgekd.distill.taps import Taps
 from edgekd.distill.teacher_cache import TeacherSource
+from edgekd.errors import EdgekdError
 from edgekd.schemas.base import Strict
 from edgekd.ui import progress
 
@@ -41,6 +43,14 @@ class TrainConfig(Strict):
     amp: bool = Field(False, description="Mixed precision: bf16 (or fp16 with loss scaling) on CUDA, bf16 on CPU.")
     patience: int | None = Field(None, ge=1, description="Stop after this many epochs without a better val accuracy.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+def training_device(name: str) -> torch.device:
+    """``device`` option -> torch device: "auto" (CUDA when available), "cpu" or "cuda" (an error without CUDA)."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise EdgekdError("device 'cuda' was asked for but torch sees no CUDA GPU (torch.cuda.is_available() is False); "
+                          "set device: cpu or auto, or install a CUDA build of torch")
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
 
 
 @dataclass
@@ -89,7 +99,7 @@ class DistillModule(nn.Module):
         with torch.autocast(x.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             logits = self.student(x)
         s_feats = {k: v.float() for k, v in self.taps.take().items()}
-        return self.criterion(LossInputs(logits.float(), labels, t_logits, s_feats, t_feats))
+        return self.criterion(LossInputs(logits.float(), labels, t_logits, s_feats, t_feats, token_mask(x)))
 
 
 def lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
@@ -156,7 +166,7 @@ def fit(student: nn.Module, criterion: Criterion, x: torch.Tensor, y: torch.Tens
     ``save("best"|"last", student, adapters)``; ``resume`` continues from ``last.state.pt`` exactly.
     ``student`` ends holding its best-on-val weights.
     """
-    world = world or World()
+    world = world or World(device=training_device(cfg.device))
     device = world.device
     torch.manual_seed(cfg.seed)
     student.to(device)
@@ -202,6 +212,7 @@ def fit(student: nn.Module, criterion: Criterion, x: torch.Tensor, y: torch.Tens
             t0 = time.perf_counter()
             module.train()
             sampler.set_epoch(epoch)
+            criterion.set_epoch(epoch)
             order = torch.tensor(list(sampler), dtype=torch.long)
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 7919 + world.rank)
             sums: dict[str, float] = {}

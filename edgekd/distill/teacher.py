@@ -10,11 +10,12 @@ import torch
 from pydantic import Field
 
 from edgekd.data import Splits, load_dataset
-from edgekd.distill.trainer import TrainConfig, evaluate, train_classifier
+from edgekd.distill.ddp import World
+from edgekd.distill.trainer import TrainConfig, evaluate, train_classifier, training_device
 from edgekd.fsutil import write_json
 from edgekd.manifest_io import guard_outputs, record
 from edgekd.models import build_model, count_params, save_checkpoint
-from edgekd.schemas import DatasetSpec
+from edgekd.schemas import DatasetSpec, validate
 
 DEFAULT_ARCH = {"name": "resnet", "widths": [32, 64, 128], "blocks": [1, 1, 1]}
 
@@ -38,20 +39,27 @@ def complete_arch(arch: dict[str, Any], splits: Splits) -> dict[str, Any]:
 def train_teacher(
     dataset: DatasetSpec | Splits, cfg: TeacherConfig, out: str | Path, force: bool = False, stage: str = "teacher"
 ) -> dict[str, Any]:
-    """Train ``cfg.arch`` on the train split, keep the best-on-val epoch, report test accuracy (%).
+    """Train ``cfg.arch`` on the train split on ``cfg.device``, keep the best-on-val epoch, report test accuracy (%).
+
+    Every random draw (initial weights, shuffling, augmentation, dropout) follows ``cfg.seed``: the same options,
+    data, torch version, thread count and machine give byte-identical weights.
 
     Writes ``<name>.safetensors``, ``<name>.arch.json``, ``split.json`` and ``<name>.metrics.json`` into ``out``.
     """
+    cfg = validate(TeacherConfig, cfg.model_dump(), "teacher options")
+    device = training_device(cfg.device)
     out = Path(out)
     files = {k: out / f"{cfg.name}.{k}" for k in ("safetensors", "arch.json", "metrics.json")}
     split_file = out / "split.json"
     guard_outputs([*files.values(), split_file], force)
     splits = dataset if isinstance(dataset, Splits) else load_dataset(dataset)
     arch = complete_arch(cfg.arch, splits)
-    model = build_model(arch)
     t0 = time.perf_counter()
     with torch.random.fork_rng():
-        result = train_classifier(model, splits.x["train"], splits.y["train"], splits.x["val"], splits.y["val"], cfg)
+        torch.manual_seed(cfg.seed)  # the initial weights are the first random draw of the run
+        model = build_model(arch)
+        result = train_classifier(model, splits.x["train"], splits.y["train"], splits.x["val"], splits.y["val"], cfg,
+                                  world=World(device=device))
     metrics = {
         "test_accuracy": evaluate(model, splits.x["test"], splits.y["test"]),
         "val_accuracy": result.best_val_accuracy, "best_epoch": result.best_epoch,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edgekd.models.registry import MODELS
+from edgekd.errors import EdgekdError
+from edgekd.models.registry import MODELS, check_int, check_ints
 
 
 class BasicBlock(nn.Module):
@@ -54,4 +55,12 @@ class ResNet(nn.Module):
 
 @MODELS.register("resnet")
 def resnet(widths: list[int], blocks: list[int], in_channels: int = 1, num_classes: int = 10) -> ResNet:
+    """``widths``: channels per stage (1..4096); ``blocks``: basic blocks per stage (1..64), one per width."""
+    check_ints("resnet", "widths", widths, 1, 4096)
+    check_ints("resnet", "blocks", blocks, 1, 64)
+    if len(widths) != len(blocks) or len(widths) > 16:
+        raise EdgekdError(f"arch 'resnet': give one block count per width (1 to 16 stages), got {len(widths)} widths "
+                          f"and {len(blocks)} block counts")
+    check_int("resnet", "in_channels", in_channels, 1, 1024)
+    check_int("resnet", "num_classes", num_classes, 1, 1_000_000)
     return ResNet(widths, blocks, in_channels, num_classes)

@@ -51,6 +51,9 @@ def scaled_arch(teacher_arch: dict[str, Any], width: float = 0.5, depth: float =
 
     resnet: ``widths``/``blocks`` scale; bert: ``hidden``/``ffn`` scale (kept divisible by ``heads``), ``layers`` scale.
     """
+    for name, factor in (("width", width), ("depth", depth)):
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 4:
+            raise EdgekdError(f"student {name} factor must be a number in (0, 4], got {factor!r}")
     arch = dict(teacher_arch)
     if arch.get("name") == "resnet":
         arch["widths"] = [max(1, round(w * width)) for w in arch["widths"]]

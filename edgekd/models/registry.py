@@ -25,5 +25,19 @@ def build_model(arch: dict[str, Any]) -> nn.Module:
         raise EdgekdError(f"arch {name!r}: {err}; fix the arch JSON") from None
 
 
+def check_int(family: str, name: str, value: Any, low: int, high: int) -> None:
+    """One-line error unless ``value`` is an integer in [low, high] (the high bound catches typos like 64000)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise EdgekdError(f"arch {family!r}: {name} must be an integer from {low} to {high}, got {value!r}; fix the arch")
+
+
+def check_ints(family: str, name: str, values: Any, low: int, high: int) -> None:
+    """Like ``check_int`` for a non-empty list of integers."""
+    if not isinstance(values, (list, tuple)) or not values:
+        raise EdgekdError(f"arch {family!r}: {name} must be a non-empty list of integers, got {values!r}; fix the arch")
+    for i, v in enumerate(values):
+        check_int(family, f"{name}[{i}]", v, low, high)
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edgekd.models.registry import MODELS
+from edgekd.errors import EdgekdError
+from edgekd.models.registry import MODELS, check_int
 
 
 class SelfAttention(nn.Module):
@@ -67,5 +68,14 @@ class Encoder(nn.Module):
 @MODELS.register("bert")
 def bert(vocab_size: int, hidden: int = 128, layers: int = 4, heads: int = 4, ffn: int | None = None,
          max_len: int = 128, num_classes: int = 2, dropout: float = 0.1) -> Encoder:
-    """BERT-like encoder; ``ffn`` defaults to 4 * hidden."""
+    """BERT-like encoder; ``ffn`` defaults to 4 * hidden; ``hidden`` must be divisible by ``heads``."""
+    for name, value, high in (("vocab_size", vocab_size, 10_000_000), ("hidden", hidden, 16384), ("layers", layers, 128),
+                              ("heads", heads, 256), ("max_len", max_len, 1 << 20), ("num_classes", num_classes, 1_000_000)):
+        check_int("bert", name, value, 1, high)
+    if ffn is not None:
+        check_int("bert", "ffn", ffn, 1, 65536)
+    if hidden % heads:
+        raise EdgekdError(f"arch 'bert': hidden {hidden} must be divisible by heads {heads}; change one of them")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise EdgekdError(f"arch 'bert': dropout must be in [0, 1), got {dropout!r}")
     return Encoder(vocab_size, hidden, layers, heads, ffn or 4 * hidden, max_len, num_classes, dropout)

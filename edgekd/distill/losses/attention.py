@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from edgekd.distill.losses.adapters import as_list, check_pairs
-from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs
+from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs, check_options, check_positive
 
 
 def attention_map(x: torch.Tensor, p: float, size: tuple[int, int]) -> torch.Tensor:
@@ -19,11 +19,18 @@ def attention_map(x: torch.Tensor, p: float, size: tuple[int, int]) -> torch.Ten
 
 @LOSSES.register("at")
 class AttentionTransfer(DistillLoss):
-    """Mean squared difference of attention maps with exponent ``p``, averaged over the pairs."""
+    """``beta / 2`` times the sum over the ``student``/``teacher`` pairs of the mean (over samples and the h*w
+    positions) squared difference of the L2-normalised attention maps, with exponent ``p``.
 
-    def __init__(self, student: str | list[str], teacher: str | list[str], p: float = 2.0) -> None:
+    This is the authors' implementation of the paper's eq. (2); their ``beta = 1000`` is the default, so a recipe
+    weight of 1 gives the paper's strength. Maps of different spatial size are resized to the teacher's.
+    """
+
+    def __init__(self, student: str | list[str], teacher: str | list[str], p: float = 2.0, beta: float = 1000.0) -> None:
         super().__init__()
-        self.student, self.teacher, self.p = as_list(student), as_list(teacher), p
+        check_positive("at", p=p)
+        check_options("at", beta=beta)
+        self.student, self.teacher, self.p, self.beta = as_list(student), as_list(teacher), p, beta
         check_pairs(self.student, self.teacher, "at")
 
     def taps(self) -> tuple[list[str], list[str]]:
@@ -35,4 +42,4 @@ class AttentionTransfer(DistillLoss):
             ft = batch.t_feats[t]
             size = (ft.shape[2], ft.shape[3])
             parts.append((attention_map(batch.s_feats[s], self.p, size) - attention_map(ft, self.p, size)).pow(2).mean())
-        return torch.stack(parts).mean()
+        return self.beta / 2 * torch.stack(parts).sum()

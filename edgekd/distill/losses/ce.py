@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs
+from edgekd.errors import EdgekdError
 
 
 @LOSSES.register("ce")
@@ -16,6 +17,8 @@ class CrossEntropy(DistillLoss):
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
         super().__init__()
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
+            raise EdgekdError(f"loss 'ce': label_smoothing must be in [0, 1), got {label_smoothing!r}")
         self.label_smoothing = label_smoothing
 
     def forward(self, batch: LossInputs) -> torch.Tensor:

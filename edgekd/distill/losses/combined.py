@@ -39,6 +39,11 @@ class Criterion(nn.Module):
         for m in self.losses.values():
             m.setup(s_feats, t_feats)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Tell every loss the epoch about to start (0-based); DKD ramps its weight up with it."""
+        for m in self.losses.values():
+            m.set_epoch(epoch)
+
     def forward(self, batch: LossInputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Total loss (scalar) and each weighted part, detached."""
         parts = {name: self.weights[name] * m(batch) for name, m in self.losses.items()}
@@ -58,6 +63,8 @@ def parse_spec(spec: LossSpec) -> dict[str, tuple[float, dict[str, Any]]]:
         weight = kwargs.pop("weight", 1.0)
         if not isinstance(weight, (int, float)) or isinstance(weight, bool):
             raise EdgekdError(f"loss {name!r}: weight must be a number, got {weight!r}")
+        if weight < 0:
+            raise EdgekdError(f"loss {name!r}: weight must be >= 0, got {weight}; a negative weight would maximise the loss")
         out[name] = (float(weight), kwargs)
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs
+from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs, check_options, check_positive
 
 
 def pearson_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -21,6 +21,8 @@ class DIST(DistillLoss):
 
     def __init__(self, beta: float = 1.0, gamma: float = 1.0, temperature: float = 1.0) -> None:
         super().__init__()
+        check_options("dist", beta=beta, gamma=gamma)
+        check_positive("dist", temperature=temperature)
         self.beta, self.gamma, self.temperature = beta, gamma, temperature
 
     def forward(self, batch: LossInputs) -> torch.Tensor:

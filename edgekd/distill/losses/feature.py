@@ -10,6 +10,7 @@ from torch import nn
 
 from edgekd.distill.losses.adapters import Adapter, as_list, check_pairs
 from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs, flat
+from edgekd.errors import EdgekdError
 
 
 @LOSSES.register("feature")
@@ -18,6 +19,8 @@ class FeatureLoss(DistillLoss):
 
     def __init__(self, student: str | list[str], teacher: str | list[str], kind: Literal["cosine", "mse"] = "cosine") -> None:
         super().__init__()
+        if kind not in ("cosine", "mse"):
+            raise EdgekdError(f"loss 'feature': kind must be 'cosine' or 'mse', got {kind!r}")
         self.student, self.teacher, self.kind = as_list(student), as_list(teacher), kind
         check_pairs(self.student, self.teacher, "feature")
         self.adapters = nn.ModuleList()

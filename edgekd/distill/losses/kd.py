@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs
+from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs, check_positive
 
 
 def soft_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -21,6 +21,7 @@ class KD(DistillLoss):
 
     def __init__(self, temperature: float = 4.0) -> None:
         super().__init__()
+        check_positive("kd", temperature=temperature)
         self.temperature = temperature
 
     def forward(self, batch: LossInputs) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs, flat
+from edgekd.distill.losses.base import LOSSES, DistillLoss, LossInputs, check_options, flat
 
 
 def _distances(e: torch.Tensor) -> torch.Tensor:
@@ -29,6 +29,7 @@ class RKD(DistillLoss):
     def __init__(self, distance: float = 25.0, angle: float = 50.0, student: str | None = None,
                  teacher: str | None = None) -> None:
         super().__init__()
+        check_options("rkd", distance=distance, angle=angle)
         self.distance, self.angle, self.student, self.teacher = distance, angle, student, teacher
 
     def taps(self) -> tuple[list[str], list[str]]:
