@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from edgekd.cli import compile_cmd, distill_cmd, profile_cmd, run_cmd, targets_cmd
+from edgekd.cli import check_cmd, compile_cmd, distill_cmd, package_cmd, profile_cmd, run_cmd, targets_cmd, verify_cmd
 
 
 def register(app: typer.Typer) -> None:
@@ -13,3 +13,6 @@ def register(app: typer.Typer) -> None:
     app.command("profile")(profile_cmd.profile_command)
     app.command("run")(run_cmd.run_command)
     app.command("distill")(distill_cmd.distill_command)
+    app.command("package")(package_cmd.package_command)
+    app.command("check")(check_cmd.check_command)
+    app.command("verify")(verify_cmd.verify_command)
