@@ -38,7 +38,24 @@ def save_checkpoint(
         meta[SHAPE_KEY] = json.dumps(list(input_shape))
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
+        sort_metadata(Path(tmp))
     return path, write_json(arch_path(path), arch)
+
+
+def sort_metadata(path: Path) -> None:
+    """Rewrite a safetensors header with its metadata keys sorted, in place and at the same length.
+
+    safetensors writes metadata in hash-map order, which changes from one save to the next, so the same weights
+    would not give the same bytes (and sha256) without this.
+    """
+    with open(path, "r+b") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) <= size:
+            f.seek(8)
+            f.write(text.ljust(size, b" "))
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
