@@ -2,16 +2,58 @@
 
 The public API mirrors the CLI: ``edgekd.compile``, ``edgekd.profile``, ``edgekd.compare``, ``edgekd.distill``, ``edgekd.run``,
 ``edgekd.train_teacher``, ``edgekd.get_target``, ``edgekd.list_targets``.
+
+Every public name loads its module on first use (``EXPORTS`` maps it to ``"module:attribute"``), so ``import edgekd``
+imports no torch, onnx or onnxruntime and the CLI's ``--version`` and ``--help`` answer at once. Adding a public
+function is one line in ``EXPORTS``.
 """
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import Any
 
 __version__ = "0.1.0"
 
-from edgekd.distill.api import distill  # noqa: E402  (the function; the package stays in sys.modules)
-from edgekd.distill.teacher import train_teacher  # noqa: E402
-from edgekd.export.compile import compile  # noqa: E402
-from edgekd.pipeline.runner import load_recipe, run  # noqa: E402
-from edgekd.profile.api import profile  # noqa: E402
-from edgekd.profile.compare import compare  # noqa: E402
-from edgekd.targets import get_target, list_targets  # noqa: E402
+EXPORTS: dict[str, str] = {
+    "compare": "edgekd.profile.compare:compare",
+    "compile": "edgekd.export.compile:compile",
+    "distill": "edgekd.distill.api:distill",
+    "get_target": "edgekd.targets:get_target",
+    "list_targets": "edgekd.targets:list_targets",
+    "load_recipe": "edgekd.pipeline.runner:load_recipe",
+    "profile": "edgekd.profile.api:profile",
+    "run": "edgekd.pipeline.runner:run",
+    "train_teacher": "edgekd.distill.teacher:train_teacher",
+}
 
-__all__ = ["__version__", "compare", "compile", "distill", "get_target", "list_targets", "load_recipe", "profile", "run", "train_teacher"]
+__all__ = ["__version__", *sorted(EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module behind a public name on first access and cache the attribute on the package."""
+    if name not in EXPORTS:
+        raise AttributeError(f"module 'edgekd' has no attribute {name!r}")
+    module, attr = EXPORTS[name].split(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *EXPORTS})
+
+
+class _Package(types.ModuleType):
+    """The package module: a public function keeps its name when the import system binds a subpackage of the same
+    name (``edgekd.profile``, ``edgekd.distill``) on first import, so ``edgekd.profile(...)`` is always the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

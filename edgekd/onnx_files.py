@@ -1,22 +1,34 @@
-"""ONNX model files on disk: the model and the external-data files it references.
+"""Model files on disk: the model and every file it needs beside it (ONNX external data, a TensorRT engine's sidecar).
 
-Shared by compile (which moves a model with its data into place) and profile (which sizes and copies them).
+Shared by compile (which moves a model with its data into place) and profile (which sizes them and copies them to a
+device). onnx is imported only to read an ONNX file's external-data references.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import onnx
+from typing import TYPE_CHECKING
 
 from edgekd.errors import EdgekdError
+from edgekd.trt_sidecar import ENGINE_SUFFIXES, sidecar_path
+
+if TYPE_CHECKING:
+    import onnx
 
 
 def model_files(model: str | Path) -> list[Path]:
-    """The model file and, for ONNX with external data, the data files it references (relative to it)."""
+    """The model file first, then what it needs: for ONNX the external-data files it references (relative to it),
+    for a TensorRT engine its sidecar JSON (which the loader requires)."""
     model = Path(model)
+    if model.suffix in ENGINE_SUFFIXES:
+        side = sidecar_path(model)
+        if not side.is_file():
+            raise EdgekdError(f"{model} has no sidecar {side.name}; rebuild the engine with edgekd compile")
+        return [model, side]
     if model.suffix != ".onnx":
         return [model]
+    import onnx
+
     try:
         proto = onnx.load(str(model), load_external_data=False)
     except Exception as err:  # protobuf raises DecodeError and others

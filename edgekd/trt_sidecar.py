@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from edgekd.errors import EdgekdError
 
 SIDECAR_FORMAT = "edgekd-tensorrt-engine/1"
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
 def tensorrt_version() -> str | None:

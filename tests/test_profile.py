@@ -155,3 +155,5 @@ def test_fidelity_benchmark_runs_and_writes_its_schema(tmp_path):
     result = json.loads(out.read_text())
     assert isinstance(result["within_tolerance"], bool) and len(result["repeats"]) == 2
     assert result["profiler_median_cv"] >= 0 and all(r["ratio"] > 0 for r in result["repeats"])
+    assert "separate Python process" in result["reference"]
+    assert all(r["reference_median_ms"] != r["profiler_median_ms"] for r in result["repeats"])

@@ -11,7 +11,7 @@ from sshd_fixture import sshd  # noqa: F401  (fixture)
 
 import edgekd
 from edgekd.errors import EdgekdError
-from edgekd.profile import MeasureConfig
+from edgekd.profile import MeasureConfig, RuntimeOptions
 from edgekd.schemas import Target
 
 FAST = MeasureConfig(warmup_runs=2, warmup_ms=10, min_runs=20, min_duration_s=0.05, per_op_runs=3)
@@ -94,7 +94,8 @@ def test_wrong_user_key_is_refused(sshd, tiny_onnx, tmp_path):  # noqa: F811
 
 def test_agent_watchdog_ends_a_run_past_its_deadline(tiny_onnx):
     endless = MeasureConfig(min_runs=10**9, max_runs=10**9, min_duration_s=3600).model_dump_json()
-    argv = [sys.executable, "-m", "edgekd.profile.agent", "profile", str(tiny_onnx()), "--target", '{"name": "t"}',
-            "--batch", "1", "--measure", endless, "--options", "{}", "--deadline-s", "1"]
+    argv = [sys.executable, "-m", "edgekd.profile.agent", "profile", str(tiny_onnx()), "--target",
+            Target(name="t").model_dump_json(), "--batch", "1", "--measure", endless, "--options",
+            RuntimeOptions().model_dump_json(), "--deadline-s", "1"]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert res.returncode == 124 and "deadline of 1 s passed" in res.stderr and "EDGEKD-REPORT" not in res.stdout

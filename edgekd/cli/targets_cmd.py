@@ -6,7 +6,6 @@ import typer
 from rich.table import Table
 
 from edgekd.cli.common import emit_json, out
-from edgekd.targets import get_target, list_targets
 
 app = typer.Typer(no_args_is_help=True, help="List and inspect device targets.")
 
@@ -14,6 +13,8 @@ app = typer.Typer(no_args_is_help=True, help="List and inspect device targets.")
 @app.command("list")
 def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the shipped targets."""
+    from edgekd.targets import list_targets
+
     targets = list_targets()
     if as_json:
         emit_json([t.model_dump(mode="json") for t in targets])
@@ -31,6 +32,8 @@ def show_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show one target in full."""
+    from edgekd.targets import get_target
+
     t = get_target(name)
     if as_json:
         emit_json(t.model_dump(mode="json"))

@@ -31,6 +31,12 @@ def _setup(report: dict[str, Any]) -> list[str]:
             *(f"- GPU {g['name']}, driver {g['driver']}" for g in env.get("gpus", []))]
 
 
+def _skipped(report: dict[str, Any]) -> list[str]:
+    skipped = report.get("skipped_batches") or []
+    return ["", "**Skipped batch sizes** (the target's defaults the model cannot take)", "",
+            *(f"- batch {s['batch']}: {s['reason']}" for s in skipped)] if skipped else []
+
+
 def _per_op(per_op: dict[str, Any], batch: int) -> list[str]:
     lines = ["", (f"## Per-op breakdown (batch {batch}, {per_op['runs']} profiled runs, mean {per_op['ms_per_run']:.3f} ms/run "
                   "with profiler overhead)"), ""]
@@ -53,6 +59,7 @@ def _profile(report: dict[str, Any]) -> list[str]:
                       f"{b['throughput_per_s']:.1f}", f"{b['first_run_ms']:.3f}"] for b in _batches(report)])
     warnings = [f"- batch {b['batch']}: {w}" for b in _batches(report) for w in b["warnings"]]
     lines += ["", "**Warnings**", "", *warnings] if warnings else []
+    lines += _skipped(report)
     for b in _batches(report):
         if b.get("per_op"):
             lines += _per_op(b["per_op"], b["batch"])
@@ -72,7 +79,7 @@ def _compare(report: dict[str, Any]) -> list[str]:
                       f"{r['a']['latency_ms']['p90']:.4f}", f"{r['b']['latency_ms']['p90']:.4f}", f"{r['ratio_of_medians']:.3f}",
                       f"{r['ci'][0]:.3f}-{r['ci'][1]:.3f}", f"{r['p_value']:.2g}", r["verdict"]] for r in _batches(report)])
     warnings = [f"- batch {r['batch']} {side.upper()}: {w}" for r in _batches(report) for side in "ab" for w in r[side]["warnings"]]
-    return lines + (["", "**Warnings**", "", *warnings] if warnings else [])
+    return lines + (["", "**Warnings**", "", *warnings] if warnings else []) + _skipped(report)
 
 
 def render_markdown(report: dict[str, Any]) -> str:

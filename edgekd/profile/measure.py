@@ -1,14 +1,18 @@
-"""Timing: warm-up by count and time, timed runs until a minimum count and duration, and statistics."""
+"""Timing: warm-up by count and time, timed runs until a minimum count and duration, and statistics.
+
+Needs only numpy: it runs on the device agent too (``cfg`` is a ``MeasureConfig`` or the same fields as attributes).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import Field
 
-from edgekd.schemas.base import Strict
+if TYPE_CHECKING:
+    from edgekd.profile.config import MeasureConfig
 
 CV_WARNING = 0.05
 COARSE_CLOCK_SHARE = 0.01
@@ -16,15 +20,6 @@ COARSE_CLOCK_SHARE = 0.01
 # A bound run: executes the model once on fixed inputs. It returns None when the caller should time it with
 # the host clock, or the run's own device-side duration in ms (e.g. TensorRT timed with CUDA events).
 Run = Callable[[], "float | None"]
-
-
-class MeasureConfig(Strict):
-    warmup_runs: int = Field(10, ge=0, description="Warm-up runs at least.")
-    warmup_ms: float = Field(200.0, ge=0, description="Warm-up time at least, ms (trtexec's default).")
-    min_runs: int = Field(100, ge=1, description="Timed runs at least.")
-    min_duration_s: float = Field(1.0, ge=0, description="Timed duration at least, s.")
-    max_runs: int = Field(100_000, ge=1, description="Stop after this many timed runs whatever the duration.")
-    per_op_runs: int = Field(20, ge=1, description="Runs of the separate profiling session for the per-op breakdown.")
 
 
 def timed(fn: Run) -> float:

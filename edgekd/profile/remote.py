@@ -19,9 +19,8 @@ import paramiko
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import sha256, write_text
 from edgekd.profile.agent import ERROR_PREFIX, REPORT_PREFIX
-from edgekd.profile.backends import RuntimeOptions
-from edgekd.profile.measure import MeasureConfig
 from edgekd.onnx_files import model_files
+from edgekd.profile.config import MeasureConfig, RuntimeOptions
 from edgekd.schemas import Connection, Target
 
 CONNECT_TIMEOUT_S = 20.0
@@ -137,12 +136,12 @@ def execute(client: paramiko.SSHClient, command: str, deadline: float) -> tuple[
 
 
 def agent_command(conn: Connection, kind: str, models: list[str], target: Target, batches: list[int], cfg: MeasureConfig,
-                  options: RuntimeOptions, per_op: bool, inputs: str | None, deadline_s: float) -> str:
+                  options: RuntimeOptions, per_op: bool, inputs: str | None, deadline_s: float, explicit: bool) -> str:
     """The shell command that runs ``python -m edgekd.profile.agent`` on the device, every argument quoted."""
     local = target.model_copy(update={"connection": Connection()})
     argv = [conn.python, "-m", "edgekd.profile.agent", kind, *models, "--target", local.model_dump_json(),
             "--batch", ",".join(map(str, batches)), "--measure", cfg.model_dump_json(), "--options", options.model_dump_json(),
-            "--deadline-s", f"{deadline_s:.1f}", *(["--per-op"] if per_op else []), *(["--inputs", inputs] if inputs else [])]
+            "--deadline-s", f"{deadline_s:.1f}", *(["--per-op"] if per_op else []), *(["--explicit-batch"] if explicit else []), *(["--inputs", inputs] if inputs else [])]
     return " ".join(shlex.quote(a) for a in argv)
 
 
@@ -158,8 +157,9 @@ def _parse(code: int, out: str, err: str, where: str) -> dict[str, Any]:
 
 
 def run_remote(target: Target, kind: str, models: list[Path], inputs: str | Path | None, batches: list[int],
-               cfg: MeasureConfig, options: RuntimeOptions, per_op: bool, timeout_s: float) -> dict[str, Any]:
-    """Profile (``kind`` "profile") or compare on the target's SSH device; the same report as a local run."""
+               cfg: MeasureConfig, options: RuntimeOptions, per_op: bool, timeout_s: float, explicit: bool = True) -> dict[str, Any]:
+    """Profile (``kind`` "profile") or compare on the target's SSH device; the report ``profile_local`` or
+    ``compare_local`` gives. Every file a model needs goes with it (ONNX external data, an engine's sidecar)."""
     conn, start = target.connection, time.monotonic()
     deadline, where = start + timeout_s, f"{conn.user}@{conn.host}:{conn.port}"
     for m in models:
@@ -174,7 +174,7 @@ def run_remote(target: Target, kind: str, models: list[Path], inputs: str | Path
             placed = [upload(sftp, model_files(m), workdir) for m in models]
             remote_inputs = upload(sftp, [Path(inputs)], workdir)[0] if inputs else None
         command = agent_command(conn, kind, [p for p, _ in placed], target, batches, cfg, options, per_op, remote_inputs,
-                                max(deadline - time.monotonic() - 2.0, 1.0))
+                                max(deadline - time.monotonic() - 2.0, 1.0), explicit)
         try:
             code, out, err = execute(client, command, deadline)
         except TimeoutError:

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from edgekd.pipeline.stage import StageContext, StageResult, stage
 from edgekd.profile.api import profile
-from edgekd.profile.measure import MeasureConfig
+from edgekd.profile.config import MeasureConfig
 
 
 class ProfileStageConfig(MeasureConfig):

@@ -1,29 +1,32 @@
-"""The backend interface: open a model for a target, bind inputs, and time or profile runs."""
+"""The backend interface: open a model for a target, bind inputs, and time or profile runs.
+
+The device agent imports this: numpy and the standard library only (targets and options arrive as attribute objects).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from pydantic import Field
 
 from edgekd.profile.measure import Run
 from edgekd.registry import Registry
-from edgekd.schemas import Target, TensorSpec
-from edgekd.schemas.base import Strict
+from edgekd.trt_sidecar import ENGINE_SUFFIXES
 
-ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+if TYPE_CHECKING:
+    from edgekd.profile.config import RuntimeOptions
+    from edgekd.schemas import Target
 
 
-class RuntimeOptions(Strict):
-    """Runtime settings a profile may override; None keeps the target's choice."""
+@dataclass
+class IOSpec:
+    """One model input as the runtime reports it: ``shape`` has None (or a name) for dynamic axes; numpy ``dtype``."""
 
-    graph_optimization: Literal["disable", "basic", "extended", "all"] = Field(
-        "all", description="ONNX Runtime graph optimisation level.")
-    threads: int | None = Field(None, ge=1, description="Intra-op threads; None: the target's, else the runtime's default.")
-    inter_op_threads: int = Field(1, ge=1, description="Inter-op threads (ONNX Runtime).")
+    name: str
+    shape: list[int | str | None]
+    dtype: str
 
 
 @dataclass
@@ -38,7 +41,7 @@ class OpTimes:
 class Session(Protocol):
     """An opened model, ready to run."""
 
-    inputs: list[TensorSpec]
+    inputs: list[IOSpec]
     providers: list[str]
     clock: str  # "perf_counter" (host wall time) or "cuda-events" (device time)
 

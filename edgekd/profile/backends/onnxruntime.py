@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
 
 from edgekd.errors import EdgekdError
-from edgekd.profile.backends.base import BACKENDS, OpTimes, RuntimeOptions
+from edgekd.profile.backends.base import BACKENDS, IOSpec, OpTimes
 from edgekd.profile.measure import Run
 from edgekd.profile.memory import gpu_memory_bytes
-from edgekd.schemas import Target, TensorSpec
+
+if TYPE_CHECKING:
+    from edgekd.profile.config import RuntimeOptions
+    from edgekd.schemas import Target
 
 LEVELS = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
           "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
@@ -58,7 +61,7 @@ class OrtSession:
         self.model, self.target, self.options = model, target, options
         self.sess = _create(model, session_options(target, options), providers_for(target))
         self.providers = self.sess.get_providers()
-        self.inputs = [TensorSpec(name=i.name, shape=list(i.shape), dtype=_np_dtype(i.type)) for i in self.sess.get_inputs()]
+        self.inputs = [IOSpec(name=i.name, shape=list(i.shape), dtype=_np_dtype(i.type)) for i in self.sess.get_inputs()]
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self.sess.run(None, feeds)

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgekd.errors import EdgekdError
-from edgekd.profile.backends.base import BACKENDS, OpTimes, RuntimeOptions
+from edgekd.profile.backends.base import BACKENDS, IOSpec, OpTimes
 from edgekd.profile.measure import Run
-from edgekd.schemas import Target, TensorSpec
 from edgekd.trt_sidecar import load_engine
+
+if TYPE_CHECKING:
+    from edgekd.profile.config import RuntimeOptions
+    from edgekd.schemas import Target
 
 PER_OP_WARMUP = 3
 
@@ -81,7 +84,7 @@ class TrtSession:
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.input_names = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.output_names = [n for n in names if n not in self.input_names]
-        self.inputs = [TensorSpec(name=n, shape=[d if d >= 0 else None for d in self.engine.get_tensor_shape(n)],
+        self.inputs = [IOSpec(name=n, shape=[d if d >= 0 else None for d in self.engine.get_tensor_shape(n)],
                                   dtype=np.dtype(trt.nptype(self.engine.get_tensor_dtype(n))).name) for n in self.input_names]
         self.providers = [f"TensorRT {trt.__version__}"]
         self._buffers: list[int] = []

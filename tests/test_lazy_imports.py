@@ -1,0 +1,71 @@
+"""``import edgekd`` and the CLI's --version/--help stay light: no torch, onnx or onnxruntime until a command needs them."""
+
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import pytest
+
+import edgekd
+
+HEAVY = ("torch", "onnx", "onnxruntime", "optuna", "transformers", "scipy")
+PROBE = """
+import json, sys
+{body}
+print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+def heavy_after(body: str) -> list[str]:
+    code = PROBE.format(body=body, heavy=HEAVY)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def cli(argv: list[str]) -> str:
+    return (f"sys.argv = {argv!r}\nfrom edgekd.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "sys.stdout.flush()")
+
+
+def test_import_edgekd_loads_no_heavy_library():
+    assert heavy_after("import edgekd") == []
+    assert heavy_after("import edgekd.profile, edgekd.profile.agent") == []
+
+
+@pytest.mark.parametrize("argv", [["edgekd", "--version"], ["edgekd", "--help"], ["edgekd", "profile", "--help"],
+                                  ["edgekd", "compile", "--help"], ["edgekd", "distill", "--help"],
+                                  ["edgekd", "run", "--help"], ["edgekd", "targets", "--help"]])
+def test_cli_help_and_version_load_no_heavy_library(argv):
+    assert heavy_after(cli(argv)) == []
+
+
+def test_version_answers_within_half_a_second():
+    """Best of three of the CPU time (user + sys) the process spends: on an idle machine that is its wall time, and
+    unlike wall time it does not grow when other work shares the cores. The best wall time is asserted loosely."""
+    best_cpu = best_wall = float("inf")
+    for _ in range(3):
+        before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        res = subprocess.run(["edgekd", "--version"], capture_output=True, text=True, timeout=60)
+        after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter() - t0
+        best_cpu = min(best_cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        best_wall = min(best_wall, wall)
+        assert res.returncode == 0 and res.stdout.strip() == f"edgekd {edgekd.__version__}"
+    assert best_cpu < 0.5, f"edgekd --version used {best_cpu:.2f} s of CPU at best"
+    assert best_wall < 3.0, f"edgekd --version took {best_wall:.2f} s at best (it took about 6 s with eager imports)"
+
+
+def test_public_names_resolve_to_the_functions():
+    import edgekd.distill.api  # noqa: F401  (binds the subpackage name; the function must keep it)
+    import edgekd.profile.api  # noqa: F401
+
+    assert callable(edgekd.profile) and edgekd.profile.__module__ == "edgekd.profile.api"
+    assert callable(edgekd.distill) and edgekd.distill.__module__ == "edgekd.distill.api"
+    for name, where in edgekd.EXPORTS.items():
+        module, attr = where.split(":")
+        assert getattr(edgekd, name) is getattr(sys.modules[module], attr)
+    assert set(edgekd.__all__) == {"__version__", *edgekd.EXPORTS}
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        edgekd.nope  # noqa: B018
