@@ -46,7 +46,7 @@ def tiny_bert(tmp_path_factory):
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_cnn_checkpoint_compiles_and_verifies(cnn, tmp_path, precision):
     ckpt, x = cnn
-    res = edgekd.compile(ckpt, "cpu-ort-int8", precision, tmp_path, samples=x)
+    res = edgekd.compile(ckpt, "cpu-ort-int8", precision, tmp_path, samples=x[:64], calib=x[64:])
     v = res.verification
     assert res.model == tmp_path / f"cnn.{precision}.onnx" and res.model.is_file()
     assert v["against"] == "pytorch" and v["inputs"] == "samples" and v["samples"] == 64
@@ -58,7 +58,7 @@ def test_cnn_checkpoint_compiles_and_verifies(cnn, tmp_path, precision):
     ops = {n.op_type for n in onnx.load(str(res.model)).graph.node}
     assert ("QuantizeLinear" in ops) == (precision == "int8")
     if precision == "int8":
-        assert res.quantization["agreement_with_fp32"] >= 0.95 and res.quantization["calibration"]["format"] == "QDQ"
+        assert res.quantization["agreement_with_fp32"] >= 0.95 and res.quantization["format"] == "QDQ"
     manifest = Manifest.load(tmp_path / "manifest.json")
     assert manifest.latest("onnx").meta == {"precision": precision, "target": "cpu-ort-int8", "source": "checkpoint"}
     assert manifest.intact(tmp_path, [str(f.relative_to(tmp_path)) for f in res.files])
@@ -150,15 +150,24 @@ def test_int8_accuracy_aware_fallback_keeps_sensitive_nodes_in_float(cnn, tmp_pa
     ckpt, x = cnn
     strict = tmp_path / "strict.yaml"
     strict.write_text("name: strict-int8\nprecisions: [int8]\nbudgets: {accuracy_drop_pts: 0.0}\n")
-    # ranges calibrated on inputs 10x too small clip real activations: plain int8 disagrees with fp32
-    res = edgekd.compile(ckpt, strict, "int8", tmp_path, samples=x, calib=x * 0.1, tolerance={"min_cosine": 0.9})
+    # ranges calibrated on inputs 10x too small clip real activations: plain int8 disagrees with fp32 on the
+    # validation rows, where the fallback chooses; the held-out samples only report
+    res = edgekd.compile(ckpt, strict, "int8", tmp_path, samples=x[48:], calib=x * 0.1, validation=x[:48],
+                         tolerance={"min_cosine": 0.9, "min_top1_agreement": 0.5})
     q = res.quantization
-    assert q["kept_in_float"] and q["agreement_with_fp32"] == 1.0 and q["drop_pts"] == 0.0
+    assert q["kept_in_float"] and q["selection"]["agreement_with_fp32"] == 1.0 and q["selection"]["drop_pts"] == 0.0
     assert q["fallback"]["attempts"][0]["loss"] > 0 and q["fallback"]["ranking"][0]["node"] == q["kept_in_float"][0]
+    assert res.data["fallback_selection"] == {"data": "validation data", "kind": "validation", "samples": 48, "labels": False}
+    assert res.data["verification"]["samples"] == 48 and q["measured_on"] == "verification"
 
 
-def test_int8_without_calibration_data_is_a_clear_error(cnn, tmp_path):
-    with pytest.raises(EdgekdError, match="int8 needs calibration data"):
+def test_int8_without_calibration_data_is_a_clear_error_before_export(cnn, tmp_path, monkeypatch):
+    def no_export(*args, **kwargs):
+        raise AssertionError("the model was loaded/exported before the missing calibration data was noticed")
+
+    monkeypatch.setattr(compile_mod, "load_source", no_export)
+    monkeypatch.setattr(compile_mod, "export_onnx", no_export)
+    with pytest.raises(EdgekdError, match="int8 needs calibration data: pass --calib"):
         edgekd.compile(cnn[0], "cpu-ort-int8", "int8", tmp_path)
 
 
@@ -176,4 +185,7 @@ def test_recipe_compile_stage_int8_calibrates_on_train_split(digits_run, tmp_pat
     assert res["stages"]["teacher"]["status"] == "skipped" and m["precision"] == "int8"
     assert m["fp32_accuracy"] - m["int8_accuracy"] <= 1.0 + 1e-9 and m["agreement_with_fp32"] >= 0.95
     report = json.loads((run_dir / "teacher.int8.verify.json").read_text())
-    assert report["quantization"]["calibration"]["samples"] == 256  # from the train split
+    data = report["data"]
+    assert report["quantization"]["calibration"]["samples"] == 256 and data["calibration"]["data"].startswith("calib")
+    assert data["fallback_selection"]["kind"] == "validation" and data["fallback_selection"]["labels"]
+    assert data["verification"] == {"data": "samples (held out)", "kind": "samples", "samples": 128, "labels": True}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import onnx
@@ -17,14 +15,17 @@ from edgekd.errors import EdgekdError
 from edgekd.export import trt_engine
 from edgekd.export.onnx_export import export_onnx, io_signature, save_onnx
 from edgekd.export.precision import to_fp16, to_int8
+from edgekd.export.roles import assign
 from edgekd.export.runtime import ort_run, run_outputs
-from edgekd.export.sources import Source, SourceOptions, load_source
+from edgekd.export.sources import Source, SourceOptions, find_loader, load_source
+from edgekd.export.speed import int8_speed
 from edgekd.export.trt_lint import lint
 from edgekd.export.verify import TOLERANCES, Tolerance, tolerance_for, verify_outputs
 from edgekd.fsutil import write_json
-from edgekd.manifest_io import guard_outputs, record
+from edgekd.fsutil import scratch_dir
+from edgekd.manifest_io import guard_outputs, publish
 from edgekd.onnx_files import model_files
-from edgekd.quant.calibration import Arrays, as_arrays, take
+from edgekd.quant.calibration import Arrays, as_arrays, calibration_method, take
 from edgekd.quant.ptq import PTQConfig
 from edgekd.schemas import Target
 from edgekd.targets import get_target
@@ -35,7 +36,7 @@ __all__ = ["CompileResult", "compile", "ort_run"]
 
 @dataclass
 class CompileResult:
-    """What ``compile`` wrote: the model, its verification report, and the numbers in it."""
+    """What ``compile`` wrote: the model, its verification report, the numbers in it and the data behind them."""
 
     model: Path
     report: Path
@@ -44,10 +45,13 @@ class CompileResult:
     verification: dict[str, Any] = field(default_factory=dict)
     quantization: dict[str, Any] | None = None
     files: list[Path] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": str(self.model), "report": str(self.report), "precision": self.precision, "target": self.target,
-                "verification": self.verification, "quantization": self.quantization, "files": [str(f) for f in self.files]}
+                "data": self.data, "verification": self.verification, "quantization": self.quantization,
+                "notes": self.notes, "files": [str(f) for f in self.files]}
 
 
 def _export(src: Source, work: Path, opset: int, static: bool, example: Arrays) -> Path:
@@ -76,9 +80,28 @@ def _tensorrt(tgt: Target, model: Path, precision: str, inputs: Arrays, work: Pa
         info["engine"] = "not built: tensorrt is not installed here; run edgekd compile on the GPU machine with edgekd[trt]"
         return info, []
     engine = work / model.name.replace(".onnx", ".engine")
-    files = trt_engine.build_engine(model, engine, precision, profiles, tgt.workspace_bytes, work / "timing.cache")
+    files = trt_engine.build_engine(model, engine, precision, profiles, tgt.workspace_bytes, verify_inputs=inputs)
     info["engine"] = engine.name
     return info, files
+
+
+def _arrays(data: Any, names: list[str], src: Source, what: str) -> Arrays | None:
+    """Arrays, a dict of arrays, or sentences (tokenized with the model's tokenizer) -> named arrays."""
+    if data is None:
+        return None
+    if isinstance(data, (list, tuple)) and data and all(isinstance(t, str) for t in data):
+        if src.encode is None:
+            raise EdgekdError(f"{what} is text, but {src.stem} has no tokenizer; give real inputs as .npz arrays")
+        return src.encode(list(data))
+    return as_arrays(data, names)
+
+
+def _speed_notes(tgt: Target, speed: dict[str, Any]) -> list[str]:
+    """A note for every batch size where int8 ran slower than fp32, with the measured ratio."""
+    keep = " (the target lists fp32: use it there)" if "fp32" in tgt.precisions else ""
+    return [f"int8 is slower than fp32 at batch {k.removeprefix('batch_')} on this machine: {v['int8_speedup']:.2f}x "
+            f"of fp32 speed (interleaved medians){keep}"
+            for k, v in speed.items() if k.startswith("batch_") and v["int8_speedup"] < 1.0]
 
 
 def compile(
@@ -93,20 +116,29 @@ def compile(
     stage: str = "compile",
     *,
     labels: np.ndarray | None = None,
-    calib: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    calib: np.ndarray | Mapping[str, np.ndarray] | Sequence[str] | None = None,
+    calib_labels: np.ndarray | None = None,
+    validation: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    validation_labels: np.ndarray | None = None,
     calib_samples: int = 256,
     calib_method: str = "minmax",
     task: str | None = None,
     static: bool = False,
     factory: str | None = None,
     trust_code: bool = False,
+    measure_speed: bool = True,
 ) -> CompileResult:
     """Compile ``model`` for ``target`` at ``precision`` (fp32, fp16 or int8; default: the target's) into ``out``.
 
     ``model``: an edgekd ``.safetensors`` checkpoint, a ``.pt2`` torch.export program, a Hugging Face directory, an
     ``.onnx`` file, or (with ``factory="module:function"`` and ``trust_code``) a ``.safetensors`` state dict or "-".
-    ``samples`` (N, ...) or {input: (N, ...)} are real inputs for verification (random without them), ``labels``
-    (N,) their classes; ``calib`` calibrates int8 (default: ``samples``), first ``calib_samples`` rows.
+    Data, by role (see ``edgekd.export.roles.assign``): ``samples`` (N, ...) or {input: (N, ...)} with ``labels``
+    (N,) are held out: verification and every reported accuracy use them. ``calib`` (arrays, or sentences for
+    Hugging Face text models) calibrates int8 (``calib_samples`` rows); ``validation`` (+ labels) is where the
+    int8 fallback chooses which nodes stay in float (default: rows of ``calib`` held apart). Without ``samples``
+    the data given is split so that no row serves two roles; without any data, inputs come from the source's
+    exporter (optimum's dummy inputs for Hugging Face models). int8 types come from the target
+    (``Target.int8_options``); Hugging Face models without calibration data get dynamic int8.
     Writes ``<stem>.<precision>.onnx`` and ``<stem>.<precision>.verify.json`` (plus the TensorRT lint, engine and
     sidecar for TensorRT targets) and records them in ``out/manifest.json``. Raises VerificationError past
     ``tolerance`` (per-precision defaults in ``TOLERANCES``; a dict overrides single fields).
@@ -115,49 +147,58 @@ def compile(
     precision = precision or tgt.precision
     if precision not in TOLERANCES:
         raise EdgekdError(f"precision {precision!r} is not supported; use one of {', '.join(TOLERANCES)}")
+    calibration_method(calib_method)
+    shape_from = samples if isinstance(samples, np.ndarray) else calib if isinstance(calib, np.ndarray) else None
+    opts = SourceOptions(task, factory, trust_code, tgt.opset, static,
+                         tuple(shape_from.shape[1:]) if shape_from is not None else None)
+    transformer = bool(getattr(find_loader(model, opts), "transformer", False))
+    dynamic = precision == "int8" and calib is None and samples is None and transformer
+    if precision == "int8" and calib is None and samples is None and not dynamic:
+        raise EdgekdError("int8 needs calibration data: pass --calib FILE.npz of real inputs (or compile fp16)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".edgekd-compile-", dir=out))
+    work = scratch_dir(out, "compile")
     try:
-        opts = SourceOptions(task, factory, trust_code, tgt.opset, static,
-                             tuple(samples.shape[1:]) if isinstance(samples, np.ndarray) else None)
         src = load_source(model, opts, work)
         stem = src.stem.removesuffix(f".{precision}")
         dst, report = out / f"{stem}.{precision}.onnx", out / f"{stem}.{precision}.verify.json"
         guard_outputs([dst, report], force)
         names = [s.name for s in src.inputs]
-        inputs = take(as_arrays(samples, names), 0, num_verify) if samples is not None else src.random_inputs(num_verify)
+        roles = assign(_arrays(samples, names, src, "samples"), labels, _arrays(calib, names, src, "calib"), calib_labels,
+                       _arrays(validation, names, src, "validation"), validation_labels, src.random_inputs,
+                       src.inputs_from, num_verify, calib_samples, precision == "int8")
+        inputs = roles.verification.arrays
         fp32 = _export(src, work, tgt.opset, static, inputs)
         reference = src.reference(inputs)
         got = run_outputs(fp32, inputs)
         count = len(next(iter(got.values())))
         inputs, reference = take(inputs, 0, count), {k: v[:count] for k, v in reference.items()}
-        checked = {"against": src.against, "inputs": "samples" if samples is not None else "random", "source": src.kind}
+        checked = {"against": src.against, "inputs": roles.verification.kind, "inputs_from": roles.verification.what,
+                   "source": src.kind}
         fp32_stats = verify_outputs(reference, got, tolerance_for("fp32", tolerance if precision == "fp32" else None),
                                     f"{stem} fp32 export", src.classifier)
         quant = None
+        notes = list(src.notes)
         work_dst = work / dst.name
         if precision == "fp16":
             to_fp16(fp32, work_dst)
         elif precision == "int8":
-            cal = calib if calib is not None else samples
-            if cal is None:
-                raise EdgekdError("int8 needs calibration data: pass --calib FILE.npz (real inputs), or samples/calib")
-            cal_arrays = take(as_arrays(cal, names), 0, calib_samples)
-            cfg = PTQConfig(method=calib_method, symmetric_activations=tgt.runtime == "tensorrt", op_types=src.quantize_ops)
-            _, quant = to_int8(fp32, work_dst, cal_arrays, inputs, labels, cfg, tgt.budgets.accuracy_drop_pts, work,
-                               src.classifier, tolerance_for("int8", tolerance).min_cosine)
+            cfg = PTQConfig(method=calib_method, op_types=src.quantize_ops, **tgt.int8_options())
+            _, quant = to_int8(fp32, work_dst, roles, cfg, tgt.budgets.accuracy_drop_pts, work, src.classifier,
+                               tolerance_for("int8", tolerance).min_cosine, dynamic)
+            if tgt.runtime == "onnxruntime" and tgt.device == "cpu" and tgt.connection.kind == "local" and measure_speed:
+                quant["speed"] = int8_speed(fp32, work_dst, inputs, tgt.batch_sizes, tgt.threads)
+                notes += _speed_notes(tgt, quant["speed"])
         elif fp32 != work_dst:
             save_onnx(onnx.load(str(fp32)), work_dst)
         stats = fp32_stats if precision == "fp32" else verify_outputs(
             reference, run_outputs(work_dst, inputs), tolerance_for(precision, tolerance), f"{stem} {precision}",
             src.classifier)
         verification = {**checked, **stats}
-        notes = list(src.notes)
         if precision not in tgt.precisions:
             notes.append(f"target {tgt.name} lists precisions {tgt.precisions}; {precision} is not among them")
         body: dict[str, Any] = {"model": dst.name, "source": str(model), "target": tgt.name, "precision": precision,
-                                "verification": verification, "notes": notes}
+                                "data": roles.to_dict(), "verification": verification, "notes": notes}
         if precision != "fp32":
             body["fp32_export"] = {k: v for k, v in fp32_stats.items() if k != "outputs"}
         if quant is not None:
@@ -167,16 +208,14 @@ def compile(
             body["tensorrt"], extra = _tensorrt(tgt, work_dst, precision, inputs, work)
         write_json(work / report.name, body)
         written = [*model_files(work_dst), work / report.name, *extra]
-        guard_outputs([out / f.name for f in written], force)
-        for f in written:
-            os.replace(f, out / f.name)
+        kinds = {".onnx": "onnx", ".data": "onnx-data", ".engine": "engine"}
+        ins, outs = io_signature(work_dst)
+        meta = {"precision": precision, "target": tgt.name, "source": src.kind}
+        publish(out, stage, [(f, "verification" if f.name == report.name else kinds.get(f.suffix, "report"),
+                              {"inputs": ins, "outputs": outs, "meta": meta} if f == work_dst else {}) for f in written],
+                options={"precision": precision, "target": tgt.name,
+                         "calib_method": calib_method if precision == "int8" and not dynamic else None}, force=force)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     final = [out / f.name for f in written]
-    kinds = {".onnx": "onnx", ".data": "onnx-data", ".engine": "engine"}
-    ins, outs = io_signature(dst)
-    meta = {"precision": precision, "target": tgt.name, "source": src.kind}
-    record(out, stage, [(f, "verification" if f == report else kinds.get(f.suffix, "report"),
-                         {"inputs": ins, "outputs": outs, "meta": meta} if f == dst else {}) for f in final],
-           options={"precision": precision, "target": tgt.name, "calib_method": calib_method if precision == "int8" else None})
-    return CompileResult(dst, report, precision, tgt.name, verification, quant, final)
+    return CompileResult(dst, report, precision, tgt.name, verification, quant, final, roles.to_dict(), notes)

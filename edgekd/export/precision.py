@@ -9,10 +9,12 @@ import numpy as np
 import onnx
 
 from edgekd.export.onnx_export import save_onnx
+from edgekd.export.roles import Part, Roles
 from edgekd.export.runtime import run_outputs
 from edgekd.quant.calibration import Arrays, take
 from edgekd.quant.fallback import accuracy_aware, rank_nodes
-from edgekd.quant.ptq import PTQConfig, preprocess, quantizable_nodes, quantize_int8
+from edgekd.quant.ptq import (PTQConfig, normalize, preprocess, quantizable_nodes, quantize_dynamic_int8,
+                              quantize_int8)
 
 
 def _toposort(graph: onnx.GraphProto) -> None:
@@ -69,67 +71,79 @@ def _min_cosine(ref: Arrays, got: Arrays) -> float:
 def to_int8(
     fp32: Path,
     dst: Path,
-    calib: Arrays,
-    evaluate: Arrays,
-    labels: np.ndarray | None,
+    roles: Roles,
     cfg: PTQConfig,
     budget_pts: float | None,
     work: Path,
     classifier: bool = True,
     min_cosine: float = 0.99,
+    dynamic: bool = False,
 ) -> tuple[list[Path], dict[str, Any]]:
-    """Quantize ``fp32`` to QDQ int8 at ``dst``, calibrated on ``calib`` and judged on ``evaluate`` (N, ...).
+    """Quantize ``fp32`` to int8 at ``dst``: static QDQ calibrated on ``roles.calibration``, or ``dynamic``.
 
-    Classifiers: the drop is fp32 minus int8 accuracy in points when ``labels`` exist, else top-1 disagreement
-    with fp32 in percent, held to ``budget_pts``. Other models: the worst per-sample cosine to fp32 is held to
-    ``min_cosine``. Past the budget the most sensitive nodes stay in float until it holds.
-    Returns the files written and a report (accuracies, agreement, cosine, calibration, nodes kept in float).
+    The fallback judges candidates on ``roles.selection`` only: classifiers by the accuracy drop in points (top-1
+    disagreement with fp32 without labels) held to ``budget_pts``, other models by the worst per-sample cosine
+    to fp32 held to ``min_cosine``; past the budget the most sensitive nodes stay in float until it holds. The
+    reported accuracies are then measured on the held-out ``roles.verification``. Returns the files written and
+    a report that names the data behind each number.
     """
-    pre = preprocess(fp32, work / "int8.pre.onnx")
+    model_in, changes = normalize(fp32, work / "int8.normalized.onnx")
+    pre = preprocess(model_in, work / "int8.pre.onnx")
     cache = work / "int8.calibration.json"
-    sub = take(evaluate, 0, min(32, len(_first(evaluate))))
-    ref_all, ref_sub = run_outputs(fp32, evaluate), run_outputs(fp32, sub)
-    ref = _first(ref_all)
-    classifier = classifier and _classifier(ref)
-    fp32_acc = _accuracy(ref, labels) if classifier else None
+    sel, held = roles.selection, roles.verification
+    assert sel is not None and (dynamic or roles.calibration is not None)
+    ref_sel, ref_held = run_outputs(fp32, sel.arrays), run_outputs(fp32, held.arrays)
+    classifier = classifier and _classifier(_first(ref_held))
+    sub = Part(take(sel.arrays, 0, min(32, len(sel))), None, sel.what)
+    ref_sub = {k: v[:32] for k, v in ref_sel.items()}
 
     def quantize(excluded: list[str], only: list[str] | None = None) -> Path:
-        name = "int8.only.onnx" if only else f"int8.{len(excluded)}.onnx"
-        return quantize_int8(pre, work / name, calib, cfg, excluded, cache, only)
+        path = work / ("int8.only.onnx" if only else f"int8.{len(excluded)}.onnx")
+        if dynamic:
+            return quantize_dynamic_int8(pre, path, cfg, excluded, only)
+        return quantize_int8(pre, path, roles.calibration.arrays, cfg, excluded, cache, only)
 
-    def measure(path: Path, inputs: Arrays, reference: Arrays) -> dict[str, Any]:
-        outs = run_outputs(path, inputs)
-        got = _first(outs)
+    def measure(path: Path, part: Part, reference: Arrays) -> dict[str, Any]:
+        outs = run_outputs(path, part.arrays)
         m: dict[str, Any] = {"min_cosine_vs_fp32": _min_cosine(reference, outs)}
         if classifier:
-            m["agreement_with_fp32"] = float((got.argmax(1) == _first(reference).argmax(1)).mean())
-            m["int8_accuracy"] = _accuracy(got, labels) if inputs is evaluate else None
+            got, ref = _first(outs), _first(reference)
+            m["agreement_with_fp32"] = float((got.argmax(1) == ref.argmax(1)).mean())
+            m["fp32_accuracy"], m["int8_accuracy"] = _accuracy(ref, part.labels), _accuracy(got, part.labels)
+            m["drop_pts"] = (m["fp32_accuracy"] - m["int8_accuracy"] if part.labels is not None
+                             else 100.0 * (1.0 - m["agreement_with_fp32"]))
         return m
 
     def loss(path: Path, full: bool = True) -> float:
-        """Classifiers: accuracy drop in points; others: 1 - worst cosine."""
-        m = measure(path, evaluate, ref_all) if full else measure(path, sub, ref_sub)
-        if not classifier:
-            return 1.0 - m["min_cosine_vs_fp32"]
-        if fp32_acc is not None and m.get("int8_accuracy") is not None:
-            return fp32_acc - m["int8_accuracy"]
-        return 100.0 * (1.0 - m["agreement_with_fp32"])
+        """Classifiers: accuracy drop (or disagreement) in points; others: 1 - worst cosine. Selection data only."""
+        m = measure(path, sel, ref_sel) if full else measure(path, sub, ref_sub)
+        return m["drop_pts"] if classifier else 1.0 - m["min_cosine_vs_fp32"]
 
     limit = (budget_pts if budget_pts is not None else np.inf) if classifier else 1.0 - min_cosine
     model = quantize([])
-    report: dict[str, Any] = {"calibration": {"method": cfg.method, "samples": len(_first(calib)),
-                                              "per_channel": cfg.per_channel, "format": "QDQ", "op_types": cfg.op_types,
-                                              "symmetric_activations": cfg.symmetric_activations},
-                              "fp32_accuracy": fp32_acc, "budget_pts": budget_pts if classifier else None,
-                              "min_cosine_budget": None if classifier else min_cosine, "kept_in_float": []}
-    if loss(model) > limit:
+    report: dict[str, Any] = {
+        "mode": "dynamic" if dynamic else "static",
+        "calibration": None if dynamic else {"method": cfg.method, "symmetric_activations": cfg.symmetric_activations,
+                                             **roles.calibration.to_dict(),
+                                             **({"options": cfg.calibrator_options()} if cfg.method != "minmax" else {})},
+        "types": {"activations": "dynamic uint8" if dynamic else cfg.activation_type, "weights": cfg.weight_type,
+                  "symmetric_activations": cfg.symmetric_activations, "per_channel": cfg.per_channel,
+                  "reduce_range": cfg.reduce_range},
+        "format": "QOperator (dynamic)" if dynamic else "QDQ", "op_types": cfg.op_types, "graph_changes": changes,
+        "budget_pts": budget_pts if classifier else None, "min_cosine_budget": None if classifier else min_cosine,
+        "kept_in_float": [],
+    }
+    first = loss(model)
+    fallback: dict[str, Any] = {"measured_on": "fallback_selection", "plain_int8_loss": first, "limit": float(limit)}
+    if first > limit:
         nodes = quantizable_nodes(pre, cfg.op_types)
         ranking = rank_nodes(nodes, lambda n: quantize([], [n]), lambda p: loss(p, full=False))
         result = accuracy_aware(quantize, loss, [n for n, _ in ranking], float(limit))
         model = result.model
         report["kept_in_float"] = result.excluded
-        report["fallback"] = {"ranking": [{"node": n, "error": e} for n, e in ranking[:10]], "attempts": result.attempts}
-    report.update(measure(model, evaluate, ref_all))
-    if classifier:
-        report["drop_pts"] = loss(model)
+        fallback.update(ranking=[{"node": n, "error": e} for n, e in ranking[:10]], attempts=result.attempts)
+    report["fallback"] = fallback
+    report["selection"] = measure(model, sel, ref_sel)
+    report.update(measure(model, held, ref_held))
+    report["measured_on"] = "verification"
     return save_onnx(onnx.load(str(model)), dst), report

@@ -83,17 +83,57 @@ def load_npz(path: str | Path) -> tuple[np.ndarray | Arrays, np.ndarray | None]:
     Samples are array ``x`` (or the only other array) for a single-input model, else every non-``y`` array
     keyed by its name, which must match the model's input names. Returns (samples, labels or None).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise EdgekdError(f"calibration file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (ValueError, OSError) as err:
-        raise EdgekdError(f"cannot read arrays from {path}: {err}") from None
+    from edgekd.inputs import read_npz
+
+    data = read_npz(path, "samples file")
     labels = data.pop("y", None)
     if not data:
         raise EdgekdError(f"{path} holds no input arrays; save samples as 'x' or under the model's input names")
+    n = num_samples(data)
+    if labels is not None and (labels.ndim != 1 or len(labels) != n or labels.dtype.kind not in "iu"):
+        raise EdgekdError(f"{path}: labels 'y' must be {n} integers (one per sample), got {labels.dtype} {labels.shape}")
     if "x" in data or len(data) == 1:
         return data.get("x", next(iter(data.values()))), labels
     return data, labels
+
+
+MAX_TEXT_BYTES = 64 * 2**20
+
+
+def load_sentences(path: str | Path) -> list[str]:
+    """Sentences from a UTF-8 text file, one per line (blank lines skipped), for calibrating transformer models."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgekdError(f"calibration file not found: {path}")
+    if path.stat().st_size > MAX_TEXT_BYTES:
+        raise EdgekdError(f"{path} is over {MAX_TEXT_BYTES // 2**20} MB; a few hundred sentences calibrate int8")
+    try:
+        lines = [s.strip() for s in path.read_text(encoding="utf-8").splitlines()]
+    except UnicodeDecodeError:
+        raise EdgekdError(f"{path} is not UTF-8 text; give one sentence per line") from None
+    sentences = [s for s in lines if s]
+    if not sentences:
+        raise EdgekdError(f"{path} holds no sentences; write one sentence per line")
+    return sentences
+
+
+def load_calibration(path: str | Path) -> tuple[np.ndarray | Arrays | list[str], np.ndarray | None]:
+    """``.npz`` arrays (see ``load_npz``) or a ``.txt`` of sentences; returns (samples, labels or None)."""
+    path = Path(path)
+    if path.suffix == ".txt":
+        return load_sentences(path), None
+    if path.suffix != ".npz":
+        raise EdgekdError(f"{path}: give calibration data as .npz arrays or a .txt file of sentences (one per line)")
+    return load_npz(path)
+
+
+def split_rows(n: int, parts: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
+    """Disjoint row indices for named parts from a seeded permutation of ``n`` rows (sizes are capped in order;
+    a size of -1 takes every row left). Indices in each part are sorted."""
+    order = np.random.default_rng(seed).permutation(n)
+    out, start = {}, 0
+    for name, size in parts.items():
+        stop = n if size < 0 else min(n, start + size)
+        out[name] = np.sort(order[start:stop])
+        start = stop
+    return out

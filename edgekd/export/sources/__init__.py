@@ -5,23 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgekd.errors import EdgekdError
-from edgekd.export.sources.base import SOURCES, InputSpec, Source, SourceOptions
+from edgekd.export.sources.base import SOURCES, InputSpec, Source, SourceLoader, SourceOptions
 from edgekd.export.sources import checkpoint, factory, huggingface, onnx_file, torch_program  # noqa: F401
 
 ORDER = ("factory", "checkpoint", "torch-export", "huggingface", "onnx")
 
 
-def load_source(path: str | Path, opts: SourceOptions, work: Path) -> Source:
-    """The first registered loader that accepts ``path`` loads it; ``work`` is a scratch directory."""
+def find_loader(path: str | Path, opts: SourceOptions) -> SourceLoader:
+    """The first registered loader that accepts ``path`` (nothing is loaded yet)."""
     path = Path(path)
     if opts.factory is None and not path.exists():
         raise EdgekdError(f"model not found: {path}")
     for name in [*ORDER, *(n for n in SOURCES.names() if n not in ORDER)]:
         loader = SOURCES.get(name)
         if loader.matches(path, opts):
-            return loader.load(path, opts, work)
+            return loader
     raise EdgekdError(f"{path}: unsupported model; pass an edgekd .safetensors checkpoint, a .pt2 torch.export program, "
                       "a Hugging Face model directory, an .onnx file, or --factory module:function --trust-code")
 
 
-__all__ = ["SOURCES", "InputSpec", "Source", "SourceOptions", "load_source"]
+def load_source(path: str | Path, opts: SourceOptions, work: Path) -> Source:
+    """The first registered loader that accepts ``path`` loads it; ``work`` is a scratch directory."""
+    return find_loader(path, opts).load(Path(path), opts, work)
+
+
+__all__ = ["SOURCES", "InputSpec", "Source", "SourceOptions", "find_loader", "load_source"]

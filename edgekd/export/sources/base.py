@@ -42,6 +42,8 @@ class Source:
 
     ``reference(inputs)`` returns the fp32 outputs by name for (N, ...) named inputs; ``against`` says what it is.
     ``quantize_ops`` limits int8 to these op types (None: all ORT supports); ``classifier``: (N, C) logits out.
+    ``make_inputs(n, seed)`` (when set) draws inputs the way the exporter knows them (shapes, value ranges),
+    described by ``inputs_from``; ``encode(texts)`` turns sentences into model inputs with the model's tokenizer.
     """
 
     kind: str
@@ -55,9 +57,15 @@ class Source:
     notes: list[str] = field(default_factory=list)
     quantize_ops: list[str] | None = None
     classifier: bool = True
+    make_inputs: Callable[[int, int], Arrays] | None = None
+    inputs_from: str = "random inputs (standard normal floats; integers below each input's bound)"
+    encode: Callable[[list[str]], Arrays] | None = None
 
     def random_inputs(self, n: int, seed: int = 0) -> Arrays:
-        """``n`` random samples per input: standard normal floats; integers uniform below ``high``."""
+        """``n`` random samples per input from ``make_inputs``, else standard normal floats and integers
+        uniform below ``high``."""
+        if self.make_inputs is not None:
+            return self.make_inputs(n, seed)
         rng = np.random.default_rng(seed)
         out: Arrays = {}
         for spec in self.inputs:
@@ -73,7 +81,10 @@ class Source:
 
 
 class SourceLoader(Protocol):
-    """One way in: ``matches(path, opts)`` decides, ``load(path, opts, work)`` loads (``work``: a scratch dir)."""
+    """One way in: ``matches(path, opts)`` decides, ``load(path, opts, work)`` loads (``work``: a scratch dir).
+
+    A loader whose class sets ``transformer = True`` gets dynamic int8 when no calibration data is given.
+    """
 
     def matches(self, path: Path, opts: SourceOptions) -> bool: ...
 

@@ -16,8 +16,8 @@ import torch
 
 from edgekd.errors import EdgekdError
 from edgekd.export.onnx_export import io_signature
-from edgekd.export.sources.base import SOURCES, Source, SourceOptions
-from edgekd.export.sources.onnx_file import onnx_inputs
+from edgekd.export.sources.base import SOURCES, InputSpec, Source, SourceOptions
+from edgekd.export.sources.onnx_file import SEQUENCE, onnx_inputs
 from edgekd.quant.calibration import Arrays, batches
 
 HEADS = {"ForSequenceClassification": "text-classification", "ForTokenClassification": "token-classification",
@@ -58,9 +58,70 @@ def _reference(model: Any, names: list[str], sentence: bool) -> Any:
     return run
 
 
+def _tokenizer(path: Path) -> Any:
+    """The model's own tokenizer, or None when the directory has none."""
+    if not any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
+        return None
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except Exception:  # transformers raises many types for a broken tokenizer; treat it as none
+        return None
+
+
+def _dummy_inputs(model: Any, task: str, lib: str, specs: list[InputSpec], vocab: int | None) -> tuple[Any, str]:
+    """``make_inputs(n, seed)`` from optimum's dummy input generators for ``task`` (shapes and value ranges from
+    the model config: image size, channels, vocabulary), fitted to the exported ONNX inputs; and its description."""
+    import optimum.exporters.onnx.model_configs  # noqa: F401  (registers the ONNX configs)
+    from optimum.exporters.tasks import TasksManager
+
+    config = getattr(model, "config", None) or model[0].auto_model.config
+    ctor = TasksManager.get_exporter_config_constructor(exporter="onnx", model=model, task=task, library_name=lib)
+    onnx_config = ctor(config, task=task)
+    fixed = {s.name: s.shape for s in specs}
+    seq = next((shape[0] for name, shape in fixed.items() if "ids" in name or "mask" in name), SEQUENCE)
+
+    def make(n: int, seed: int) -> Arrays:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            raw = onnx_config.generate_dummy_inputs(framework="pt", batch_size=n, sequence_length=seq)
+        out = {}
+        for spec in specs:
+            arr = raw[spec.name].numpy().astype(spec.dtype)
+            if "ids" in spec.name and spec.name != "token_type_ids" and vocab:
+                arr %= vocab
+            out[spec.name] = np.ascontiguousarray(arr)
+        return out
+
+    shapes = ", ".join(f"{k} {tuple(v.shape[1:])}" for k, v in make(1, 0).items())
+    bound = f"; token ids below the vocabulary size ({vocab}, the smaller of config and tokenizer)" if vocab else ""
+    return make, f"optimum's dummy inputs for {task} ({shapes}{bound})"
+
+
+def _encoder(tokenizer: Any, specs: list[InputSpec]) -> Any:
+    """``encode(texts)``: sentences -> the model's inputs via its tokenizer (padded to the longest, at most 128)."""
+    names = {s.name: s for s in specs}
+    fixed = next((s.shape[0] for s in specs if s.shape and isinstance(s.shape[0], int) and "ids" in s.name), None)
+
+    def encode(texts: list[str]) -> Arrays:
+        longest = min(128, tokenizer.model_max_length or 128)
+        enc = tokenizer(texts, padding="max_length" if fixed else "longest", truncation=True,
+                        max_length=fixed or longest, return_tensors="np")
+        out = {}
+        for name, spec in names.items():
+            arr = enc[name] if name in enc else np.zeros_like(enc["input_ids"])
+            out[name] = np.ascontiguousarray(arr.astype(spec.dtype))
+        return out
+
+    return encode
+
+
 @SOURCES.register("huggingface")
 class HuggingFaceSource:
     """Exports with ``optimum.exporters.onnx.main_export`` offline; the PyTorch model is the reference."""
+
+    transformer = True
 
     @staticmethod
     def matches(path: Path, opts: SourceOptions) -> bool:
@@ -84,16 +145,23 @@ class HuggingFaceSource:
                             trust_remote_code=opts.trust_code, library_name=lib, no_dynamic_axes=opts.static)
                 model = TasksManager.get_model_from_task(task, str(path), library_name=lib, framework="pt",
                                                          trust_remote_code=opts.trust_code).eval()
+                onnx_path = out / "model.onnx"
+                if not onnx_path.is_file():
+                    raise EdgekdError(f"{path}: optimum wrote several ONNX models ({task}); edgekd compiles single-model tasks")
+                tokenizer = _tokenizer(path)
+                config_vocab = json.loads((path / "config.json").read_text()).get("vocab_size")
+                sizes = [v for v in (config_vocab, len(tokenizer) if tokenizer is not None else None) if v]
+                vocab = min(sizes) if sizes else None
+                specs = onnx_inputs(onnx_path, vocab)
+                make, described = _dummy_inputs(model, task, lib, specs, vocab)
             except EdgekdError:
                 raise
             except Exception as err:  # optimum/transformers raise many types; report one line
                 raise EdgekdError(f"optimum export of {path} (task {task}) failed: {str(err).splitlines()[0]}") from None
-        onnx_path = out / "model.onnx"
-        if not onnx_path.is_file():
-            raise EdgekdError(f"{path}: optimum wrote several ONNX models ({task}); edgekd compiles single-model tasks")
         _, outs = io_signature(onnx_path)
         names = [o.name for o in outs]
-        vocab = json.loads((path / "config.json").read_text()).get("vocab_size")
-        return Source("huggingface", path.name, onnx_inputs(onnx_path, vocab), _reference(model, names, lib != "transformers"),
+        return Source("huggingface", path.name, specs, _reference(model, names, lib != "transformers"),
                       onnx=onnx_path, output_names=names, notes=[f"task {task}, library {lib}"],
-                      quantize_ops=TRANSFORMER_INT8_OPS, classifier=task.endswith("classification"))
+                      quantize_ops=TRANSFORMER_INT8_OPS, classifier=task.endswith("classification"),
+                      make_inputs=make, inputs_from=described,
+                      encode=_encoder(tokenizer, specs) if tokenizer is not None else None)
