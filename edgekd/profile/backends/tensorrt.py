@@ -1,7 +1,8 @@
 """TensorRT backend: a serialized engine run with ``execute_async_v3``, timed with CUDA events.
 
 Written against the documented TensorRT 10 Python API and cuda-python's runtime bindings; neither installs on
-machines without NVIDIA's index, so this module imports them only when an engine is opened.
+machines without NVIDIA's index, so this module imports them only when an engine is opened. Tested against a
+stand-in ``tensorrt`` module that records the calls (tests/trt_standin); not verified on GPU hardware.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class TrtSession:
 
     clock = "cuda-events"
 
-    def __init__(self, model: Path, target: Target, options: RuntimeOptions) -> None:
+    def __init__(self, model: Path) -> None:
         self.trt, self.cudart = trt, cudart = _import()
         self.runtime, self.engine = load_engine(model)
         self.context = self.engine.create_execution_context()
@@ -170,4 +171,4 @@ class TrtSession:
 @BACKENDS.register("tensorrt")
 class TensorRtBackend:
     def open(self, model: Path, target: Target, options: RuntimeOptions) -> TrtSession:
-        return TrtSession(model, target, options)
+        return TrtSession(model)
