@@ -54,10 +54,12 @@ def test_rerun_skips_then_force_redoes(digits_run):
     assert {s["status"] for s in again["stages"].values()} == {"skipped"}
     changed = recipe.model_copy(deep=True)
     changed.stages[2].options["min_runs"] = 21
-    with pytest.raises(EdgekdError, match="already ran .* with other options; pass --force"):
+    before = (out / "manifest.json").read_bytes()
+    with pytest.raises(EdgekdError, match="already ran .* but option 'min_runs' changed; pass --redo profile"):
         edgekd.run(changed, out)
-    redo = edgekd.run(changed.model_copy(update={"stages": changed.stages[2:]}), out, force=True)
-    assert redo["stages"]["profile"]["status"] == "done"
+    assert (out / "manifest.json").read_bytes() == before  # a refused rerun writes nothing, not even the recipe
+    redo = edgekd.run(changed, out, force=["profile"])
+    assert [s["status"] for s in redo["stages"].values()] == ["skipped", "skipped", "redone"]
 
 
 def test_tampered_artifact_is_not_silently_overwritten(digits_run, tmp_path):
@@ -67,8 +69,11 @@ def test_tampered_artifact_is_not_silently_overwritten(digits_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     (copy / "teacher.fp32.onnx").write_bytes(b"junk")
-    with pytest.raises(EdgekdError, match="changed or removed; pass --force"):
-        edgekd.run(recipe, copy)
+    from edgekd.schemas import Recipe
+
+    as_recorded = Recipe.model_validate(Manifest.load(copy / "manifest.json").recipe)  # earlier tests changed it
+    with pytest.raises(EdgekdError, match="changed or removed; pass --redo compile"):
+        edgekd.run(as_recorded, copy)
 
 
 def test_compile_refuses_to_overwrite(digits_run, tmp_path):

@@ -13,13 +13,16 @@ from edgekd.cli.common import emit_json, out
 def run_command(
     recipe: Path = typer.Argument(..., help="Recipe YAML."),
     out_dir: Path = typer.Option(None, "--out", "-o", help="Run directory (default: the recipe's 'out')."),
-    force: bool = typer.Option(False, "--force", help="Redo finished stages and overwrite their outputs."),
+    force: bool = typer.Option(False, "--force", help="Redo every stage and overwrite its outputs."),
+    redo: list[str] = typer.Option(None, "--redo", help="Redo this stage id (repeatable or comma-separated); stages "
+                                                        "that read its outputs are redone when those change."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Run a recipe's stages in order; finished stages are skipped."""
+    """Run a recipe's stages in order; finished stages are skipped, interrupted ones redone or resumed."""
     import edgekd
 
-    res = edgekd.run(recipe, out_dir, force)
+    stages = [s.strip() for r in redo or [] for s in r.split(",") if s.strip()]
+    res = edgekd.run(recipe, out_dir, True if force else stages)
     if as_json:
         emit_json(res)
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgekd.distill.api import DistillConfig, distill
+from edgekd.distill.api import DistillConfig, can_resume, distill
 from edgekd.distill.teacher import TeacherConfig, train_teacher
 from edgekd.pipeline.stage import StageContext, StageResult, stage
 
@@ -19,5 +19,7 @@ def distill_stage(ctx: StageContext, cfg: DistillConfig) -> StageResult:
     teacher = ctx.path(ctx.need("checkpoint", role="teacher"))
     if cfg.cache_dir is None:
         cfg = cfg.model_copy(update={"cache_dir": str(ctx.out / "cache")})
-    res = distill(teacher, data=ctx.data, out=ctx.out, config=cfg, force=ctx.force, stage=ctx.stage_id)
+    resume = ctx.resume and can_resume(ctx.out, cfg)  # an interrupted attempt with the same options continues
+    res = distill(teacher, data=ctx.data, out=ctx.out, config=cfg, force=ctx.force and not resume, resume=resume,
+                  stage=ctx.stage_id)
     return StageResult(metrics={k: v for k, v in res.to_dict().items() if k != "checkpoint"})

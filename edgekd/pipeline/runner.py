@@ -1,20 +1,29 @@
-"""``edgekd.run``: execute a recipe's stages in order, skipping the ones already finished."""
+"""``edgekd.run``: execute a recipe's stages in order, skipping the ones already finished.
+
+A stage is skipped only when the manifest records it with the same options, dataset and target, the inputs it
+read are still the latest of their kind with the same sha256, and its own artifacts are intact. A stage whose
+inputs changed because an earlier stage was redone in this run is redone too (like ``make``). A stage that was
+started but never finished (Ctrl-C, SIGKILL) is redone, or resumed where it checkpoints, without ``--force``.
+Everything is checked before anything is written; the run holds the directory's lock throughout.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from pydantic import BaseModel
 
 from edgekd.data import DATASETS
 from edgekd.errors import EdgekdError
+from edgekd.fsutil import dir_lock
 from edgekd.manifest_io import open_manifest
 from edgekd.pipeline import builtin  # noqa: F401  (registers the stages)
 from edgekd.pipeline.stage import STAGES, StageContext
-from edgekd.schemas import Recipe, StageRecord, load_yaml, validate
+from edgekd.schemas import Manifest, Recipe, StageRecord, StageSpec, load_yaml, validate
 from edgekd.schemas.manifest import MANIFEST_NAME
 from edgekd.targets import get_target
 from edgekd.ui import console
@@ -38,11 +47,66 @@ def _stage_configs(recipe: Recipe, source: str) -> list[BaseModel]:
     return configs
 
 
-def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool = False) -> dict[str, Any]:
+@dataclass
+class _Plan:
+    """What the runner will do with one stage before it knows whether upstream stages change their outputs."""
+
+    spec: StageSpec
+    config: BaseModel
+    options: dict[str, Any]
+    forced: bool
+
+
+def _force_set(force: bool | Iterable[str], ids: list[str]) -> set[str]:
+    if force is True:
+        return set(ids)
+    if not force:
+        return set()
+    wanted = {force} if isinstance(force, str) else set(force)
+    unknown = wanted - set(ids)
+    if unknown:
+        raise EdgekdError(f"--redo {sorted(unknown)[0]}: no such stage id in the recipe; stage ids: {', '.join(ids)}")
+    return wanted
+
+
+def _changed(done: StageRecord, plan: _Plan, dataset: dict[str, Any], target: dict[str, Any]) -> str | None:
+    """What differs between a finished stage and how the recipe asks for it now (None when nothing)."""
+    if done.stage != plan.spec.stage:
+        return f"was a {done.stage!r} stage"
+    if done.options != plan.options:
+        key = next(k for k in sorted(set(done.options) | set(plan.options)) if done.options.get(k) != plan.options.get(k))
+        return f"option {key!r} changed"
+    if done.dataset and done.dataset != dataset:
+        return "the dataset changed"
+    if done.target and done.target != target:
+        return "the target changed"
+    return None
+
+
+def _stale_input(done: StageRecord, manifest: Manifest) -> str | None:
+    """The first input that is no longer the latest of its kind with the recorded hash."""
+    for ref in done.inputs:
+        now = manifest.latest(ref.kind, **ref.meta)
+        if now is None or now.path != ref.path or now.sha256 != ref.sha256:
+            return ref.path
+    return None
+
+
+def _check(plans: list[_Plan], manifest: Manifest, out: Path, dataset: dict[str, Any], target: dict[str, Any]) -> None:
+    """Refuse before writing anything: a finished stage the recipe now asks for differently, without --force."""
+    for plan in plans:
+        done = manifest.stages.get(plan.spec.id)
+        if done and not plan.forced and (why := _changed(done, plan, dataset, target)):
+            raise EdgekdError(f"stage {plan.spec.id!r} already ran in {out} but {why}; pass --redo {plan.spec.id} "
+                              "to redo it (and the stages that use its outputs) or choose another --out")
+
+
+def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool | Iterable[str] = False) -> dict[str, Any]:
     """Run ``recipe`` into ``out`` (default: the recipe's ``out``); returns ``{stage_id: status and metrics}``.
 
-    A stage is skipped when the manifest records it with the same options and its artifacts are intact;
-    ``force`` redoes every stage. Changed options without ``force`` are an error, never a silent overwrite.
+    ``force``: True redoes every stage; a list of stage ids redoes those (and, through their changed outputs,
+    the stages that read them). Changed options, dataset or target of a finished stage without ``force`` are
+    an error, never a silent overwrite.
     """
     source = str(recipe) if not isinstance(recipe, Recipe) else "recipe"
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
@@ -51,33 +115,52 @@ def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool 
     out = Path(out or recipe.out or "")
     if not str(out) or out == Path("."):
         raise EdgekdError("no output directory; pass --out DIR or set 'out' in the recipe")
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = open_manifest(out)
-    manifest.recipe = recipe.model_dump(mode="json")
-    manifest.save(out / MANIFEST_NAME)
-    summary: dict[str, Any] = {}
-    for spec, cfg in zip(recipe.stages, configs):
-        options = cfg.model_dump(mode="json")
-        done = manifest.stages.get(spec.id)
-        if done and not force:
-            if done.options != options or done.stage != spec.stage:
-                raise EdgekdError(f"stage {spec.id!r} already ran in {out} with other options; "
-                                  "pass --force to redo it or choose another --out")
-            if manifest.intact(out, done.artifacts):
-                console.print(f"[dim]skip {spec.id}: finished, artifacts intact[/dim]")
-                summary[spec.id] = {"status": "skipped", "metrics": done.metrics}
-                continue
-            raise EdgekdError(f"stage {spec.id!r}: its artifacts in {out} were changed or removed; pass --force to redo it")
-        console.print(f"[bold]stage {spec.id}[/bold] ({spec.stage})")
-        ctx = StageContext(out=out, recipe=recipe, target=target, stage_id=spec.id, manifest=manifest, force=force)
-        t0 = time.perf_counter()
-        result = STAGES.get(spec.stage).fn(ctx, cfg)
-        manifest = open_manifest(out)
-        manifest.stages[spec.id] = StageRecord(
-            stage=spec.stage, options=options, finished_at=dt.datetime.now(dt.timezone.utc).isoformat(),
-            seconds=time.perf_counter() - t0, artifacts=[a.path for a in manifest.artifacts if a.stage == spec.id],
-            metrics=result.metrics,
-        )
+    if out.exists() and not out.is_dir():
+        raise EdgekdError(f"--out {out} is a file, not a directory; choose another --out")
+    forced = _force_set(force, [s.id for s in recipe.stages])
+    plans = [_Plan(s, c, c.model_dump(mode="json"), s.id in forced) for s, c in zip(recipe.stages, configs)]
+    dataset, target_spec = recipe.dataset.model_dump(mode="json"), target.model_dump(mode="json")
+    with dir_lock(out, on_wait=lambda msg: console.print(f"[dim]{msg}[/dim]")):
+        manifest = open_manifest(out, force=bool(forced))
+        _check(plans, manifest, out, dataset, target_spec)
+        manifest.recipe = recipe.model_dump(mode="json")
         manifest.save(out / MANIFEST_NAME)
-        summary[spec.id] = {"status": "done", "metrics": result.metrics}
+        summary = {p.spec.id: _run_stage(p, recipe, target, out, dataset, target_spec) for p in plans}
     return {"out": str(out), "manifest": str(out / MANIFEST_NAME), "stages": summary}
+
+
+def _run_stage(plan: _Plan, recipe: Recipe, target: Any, out: Path, dataset: dict[str, Any],
+               target_spec: dict[str, Any]) -> dict[str, Any]:
+    """Skip, redo, resume or run one stage; record it as started before and finished after."""
+    spec, manifest = plan.spec, open_manifest(out)
+    done, interrupted = manifest.stages.get(spec.id), spec.id in manifest.started
+    if done and not plan.forced:
+        stale = _stale_input(done, manifest)
+        if stale is None and manifest.intact(out, done.artifacts):
+            console.print(f"[dim]skip {spec.id}: finished, inputs and artifacts unchanged[/dim]")
+            return {"status": "skipped", "metrics": done.metrics}
+        if stale is None:
+            raise EdgekdError(f"stage {spec.id!r}: its artifacts in {out} were changed or removed; "
+                              f"pass --redo {spec.id} to redo it")
+        console.print(f"[bold]stage {spec.id}[/bold] ({spec.stage}): redo, its input {stale} changed")
+    elif interrupted and not plan.forced:
+        console.print(f"[bold]stage {spec.id}[/bold] ({spec.stage}): the last attempt was interrupted; redoing it")
+    else:
+        console.print(f"[bold]stage {spec.id}[/bold] ({spec.stage})")
+    redo = plan.forced or done is not None or interrupted
+    manifest.stages.pop(spec.id, None)
+    manifest.started[spec.id] = dt.datetime.now(dt.timezone.utc).isoformat()
+    manifest.save(out / MANIFEST_NAME)
+    ctx = StageContext(out=out, recipe=recipe, target=target, stage_id=spec.id, manifest=manifest, force=redo,
+                       resume=interrupted and not plan.forced)
+    t0 = time.perf_counter()
+    result = STAGES.get(spec.stage).fn(ctx, plan.config)
+    manifest = open_manifest(out)
+    manifest.started.pop(spec.id, None)
+    manifest.stages[spec.id] = StageRecord(
+        stage=spec.stage, options=plan.options, dataset=dataset, target=target_spec, inputs=ctx.used,
+        finished_at=dt.datetime.now(dt.timezone.utc).isoformat(), seconds=time.perf_counter() - t0,
+        artifacts=[a.path for a in manifest.artifacts if a.stage == spec.id], metrics=result.metrics,
+    )
+    manifest.save(out / MANIFEST_NAME)
+    return {"status": "redone" if redo else "done", "metrics": result.metrics}

@@ -13,11 +13,17 @@ from edgekd.data import Splits, load_dataset
 from edgekd.errors import EdgekdError
 from edgekd.registry import Registry
 from edgekd.schemas import Artifact, Manifest, Recipe, Target
+from edgekd.schemas.manifest import InputRef
 
 
 @dataclass
 class StageContext:
-    """What a stage may read: the run directory, its manifest, the recipe's dataset and target."""
+    """What a stage may read: the run directory, its manifest, the recipe's dataset and target.
+
+    ``force``: the stage may overwrite its own earlier outputs (forced, or redoing an interrupted or stale run).
+    ``resume``: an earlier attempt of this stage was interrupted; stages that checkpoint continue from there.
+    ``used``: every input the stage asked for with ``need``, and what it got.
+    """
 
     out: Path
     recipe: Recipe
@@ -25,6 +31,8 @@ class StageContext:
     stage_id: str
     manifest: Manifest
     force: bool = False
+    resume: bool = False
+    used: list[InputRef] = field(default_factory=list)
 
     @cached_property
     def data(self) -> Splits:
@@ -35,6 +43,7 @@ class StageContext:
         art = self.manifest.latest(kind, **meta)
         if art is None:
             raise EdgekdError(f"stage {self.stage_id!r} needs a {kind} artifact; add a stage that makes one before it")
+        self.used.append(InputRef(kind=kind, meta=meta, path=art.path, sha256=art.sha256))
         return art
 
     def path(self, art: Artifact) -> Path:

@@ -38,11 +38,26 @@ class Artifact(Strict):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
+class InputRef(Strict):
+    """An artifact a stage asked for (the latest of ``kind`` whose meta matches ``meta``) and what it got."""
+
+    kind: str
+    meta: dict[str, Any] = Field(default_factory=dict)
+    path: str
+    sha256: str
+
+
 class StageRecord(Strict):
-    """A finished stage: its options, when it ran, what it produced and its headline metrics."""
+    """A finished stage: its options, when it ran, what it read and produced, and its headline metrics.
+
+    A rerun skips the stage only while ``options``, ``dataset``, ``target`` and every input's sha256 are unchanged.
+    """
 
     stage: str
     options: dict[str, Any]
+    dataset: dict[str, Any] = Field(default_factory=dict, description="The recipe's dataset spec it ran on.")
+    target: dict[str, Any] = Field(default_factory=dict, description="The target it ran for.")
+    inputs: list[InputRef] = Field(default_factory=list, description="The artifacts it read, as found then.")
     finished_at: str
     seconds: float
     artifacts: list[str]
@@ -55,6 +70,7 @@ class Manifest(Strict):
     recipe: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, Any] = Field(default_factory=dict)
     stages: dict[str, StageRecord] = Field(default_factory=dict)
+    started: dict[str, str] = Field(default_factory=dict, description="Stage id -> start time of stages not finished.")
     artifacts: list[Artifact] = Field(default_factory=list)
 
     @classmethod
@@ -73,11 +89,14 @@ class Manifest(Strict):
     def save(self, path: str | Path) -> Path:
         return write_json(path, self.model_dump(mode="json"))
 
-    def add(self, root: str | Path, path: str | Path, kind: str, stage: str, **extra: Any) -> Artifact:
-        """Hash ``path`` and record it, replacing an older entry for the same file."""
+    def add(self, root: str | Path, path: str | Path, kind: str, stage: str, content: str | Path | None = None,
+            **extra: Any) -> Artifact:
+        """Hash ``path`` (or ``content``, the file about to be renamed to ``path``) and record it as ``path``,
+        replacing an older entry for the same file."""
         root, path = Path(root), Path(path)
         rel = str(path.resolve().relative_to(root.resolve()))
-        art = Artifact(path=rel, kind=kind, sha256=sha256(path), bytes=path.stat().st_size, stage=stage, **extra)
+        data = Path(content or path)
+        art = Artifact(path=rel, kind=kind, sha256=sha256(data), bytes=data.stat().st_size, stage=stage, **extra)
         self.artifacts = [a for a in self.artifacts if a.path != rel] + [art]
         return art
 
