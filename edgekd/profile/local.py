@@ -57,6 +57,8 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
 
 def _open(model: Path, target: Target, options: RuntimeOptions) -> tuple[Session, float]:
+    # The host checks the file's content where it enters (edgekd.inputs.check_model_file in profile/compare; it
+    # needs onnx); the device, which has no onnx, only checks that the copied file is there.
     if not model.is_file():
         raise EdgekdError(f"model not found: {model}")
     t0 = time.perf_counter()

@@ -165,13 +165,14 @@ def run_remote(target: Target, kind: str, models: list[Path], inputs: str | Path
     for m in models:
         if not m.is_file():
             raise EdgekdError(f"model not found: {m}")
+    needed = [model_files(m) for m in models]  # refuses an engine without its sidecar before connecting
     client = connect(conn, min(CONNECT_TIMEOUT_S, timeout_s))
     try:
         with client.open_sftp() as sftp:
             sftp.get_channel().settimeout(max(deadline - time.monotonic(), 1.0))
             home = sftp.normalize(".")
             workdir = posixpath.join(home, conn.workdir[2:]) if conn.workdir.startswith("~/") else conn.workdir
-            placed = [upload(sftp, model_files(m), workdir) for m in models]
+            placed = [upload(sftp, files, workdir) for files in needed]
             remote_inputs = upload(sftp, [Path(inputs)], workdir)[0] if inputs else None
         command = agent_command(conn, kind, [p for p, _ in placed], target, batches, cfg, options, per_op, remote_inputs,
                                 max(deadline - time.monotonic() - 2.0, 1.0), explicit)
