@@ -93,6 +93,13 @@ def budget_report(target: Target, **measured: float | None) -> list[dict[str, An
     return [g.to_dict() for g in gates(target.budgets, measured) if g.name in measured]
 
 
+def profile_budgets(target: Target, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Gates of a profile report: p90 latency at batch 1 (not measured when batch 1 was not run) and peak memory."""
+    batch1 = next((b for b in [report, *report.get("batches", [])] if b["batch"] == 1), None)
+    return budget_report(target, p90_latency_ms=batch1["latency_ms"]["p90"] if batch1 else None,
+                         peak_memory_bytes=report.get("memory", {}).get("peak_rss_bytes"))
+
+
 def summary(result: list[Gate]) -> dict[str, int]:
     """Counts of passed, failed and skipped gates."""
     return {s: sum(g.status == s for g in result) for s in ("pass", "fail", "skip")}

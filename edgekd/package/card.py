@@ -96,16 +96,20 @@ def _data(m: BundleManifest) -> list[str]:
     desc = f"`{ds.get('name', 'unknown')}`" + (f" from `{ds['path']}`" if ds.get("path") else "")
     seed = (ds.get("split") or {}).get("seed")
     size = f"; images resized to {ds['image_size']}x{ds['image_size']} px" if ds.get("name") != "tokens" else ""
-    lines = ["", "## Evaluation data", "", f"- {desc}, test split: {part('test')}; split seed {seed}{size}."]
-    lines += ["", "## Training data", "", f"- {desc}, train split: {part('train')}; validation split: {part('val')}."]
+    evaluation = [f"- {desc}, test split: {part('test')}; split seed {seed}{size}."]
+    training = [f"- {desc}, train split: {part('train')}; validation split: {part('val')}."]
     for x in m.models:
+        v = x.data_roles.get("verification")
+        if v:
+            evaluation.append(f"- Verification of `{x.path}` against its source: {v.get('samples')} samples, {v.get('data')}.")
         cal = (x.quantization or {}).get("calibration")
         if cal:
-            hashes = [f"{k} `{v}`" for k, v in cal.items() if "sha256" in k]
-            origin = "; ".join(hashes) if hashes else (f"the first {cal.get('samples')} train-split samples"
-                                                      if x.accuracy_on == "test split" else "data passed to compile")
-            lines.append(f"- Calibration of `{x.path}`: {cal.get('method')}, {cal.get('samples')} samples, {origin}.")
-    return lines
+            hashes = [f"{k} `{val}`" for k, val in cal.items() if "sha256" in k]
+            role = x.data_roles.get("calibration") or {}
+            origin = "; ".join(hashes) or role.get("data") or (
+                f"the first {cal.get('samples')} train-split samples" if x.accuracy_on == "test split" else "data given to compile")
+            training.append(f"- Calibration of `{x.path}`: {cal.get('method')}, {cal.get('samples')} samples, {origin}.")
+    return ["", "## Evaluation data", "", *evaluation, "", "## Training data", "", *training]
 
 
 def _quantitative(m: BundleManifest) -> list[str]:

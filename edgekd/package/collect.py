@@ -94,7 +94,7 @@ def _model(run: Path, manifest: Manifest, art: Artifact, files: list[str]) -> di
         "outputs": [t.model_dump() for t in art.outputs], "test_accuracy": acc, "accuracy_on": on,
         "verification": {**{k: v for k, v in verify.get("verification", {}).items() if not isinstance(v, dict)},
                          "notes": verify.get("notes", [])},
-        "quantization": quant, "latency": _latency(run, manifest, Path(art.path).name),
+        "quantization": quant, "data_roles": verify.get("data", {}), "latency": _latency(run, manifest, Path(art.path).name),
     }
 
 

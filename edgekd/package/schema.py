@@ -57,6 +57,7 @@ class ModelEntry(Strict):
     accuracy_on: str = Field("", description="Which samples test_accuracy counts.")
     verification: dict[str, Any] = Field(default_factory=dict)
     quantization: dict[str, Any] | None = None
+    data_roles: dict[str, Any] = Field(default_factory=dict, description="Which data calibrated and verified it.")
     latency: Latency | None = None
 
 

@@ -36,7 +36,7 @@ def package_stage(ctx: StageContext, cfg: PackageStageConfig) -> StageResult:
 def check_stage(ctx: StageContext, cfg: CheckStageConfig) -> StageResult:
     """Gate the run's latest bundle (the run directory when there is none) on the recipe target's budgets."""
     bundle = ctx.manifest.latest("bundle")
-    junit, report = ctx.out / cfg.junit, ctx.out / "check.json"
+    junit, report = ctx.out / cfg.junit, ctx.out / f"{ctx.stage_id}.json"
     guard_outputs([junit, report], ctx.force)
     res = check(ctx.path(bundle) if bundle else ctx.out, ctx.target, cfg.max_p90_ms, cfg.max_drop_pts, cfg.max_size_mb,
                 junit=junit)
