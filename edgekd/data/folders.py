@@ -8,6 +8,7 @@ import numpy as np
 
 from edgekd.data.splits import DATASETS, Splits, load_dataset
 from edgekd.errors import EdgekdError
+from edgekd.inputs import read_npz
 from edgekd.schemas import DatasetSpec
 from edgekd.schemas.recipe import SplitSpec
 
@@ -52,10 +53,10 @@ def tokens_dataset(spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
 
 def token_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Tokenised text: ``.npz`` with ``input_ids`` (N, L) integers (0 = padding, position 0 = [CLS]) and ``y`` (N,)."""
-    with np.load(path, allow_pickle=False) as f:
-        if "input_ids" not in f or "y" not in f:
-            raise EdgekdError(f"{path} needs arrays 'input_ids' (N,L) and 'y' (N,); found {sorted(f.files)}")
-        ids, y = f["input_ids"], f["y"]
+    f = read_npz(path, "dataset file")
+    if "input_ids" not in f or "y" not in f:
+        raise EdgekdError(f"{path} needs arrays 'input_ids' (N,L) and 'y' (N,); found {sorted(f)}")
+    ids, y = f["input_ids"], f["y"]
     if ids.ndim != 2 or y.ndim != 1 or len(ids) != len(y) or not np.issubdtype(ids.dtype, np.integer):
         raise EdgekdError(f"{path}: input_ids must be integer (N,L) and y (N,), got {ids.dtype}{ids.shape} and {y.shape}")
     return ids.astype(np.int64), y.astype(np.int64)
@@ -74,8 +75,7 @@ def resolve_data(data: str | Path | DatasetSpec | Splits, image_size: int = 32, 
     elif path.is_dir():
         name = "imagefolder"
     elif path.suffix == ".npz" and path.is_file():
-        with np.load(path, allow_pickle=False) as f:
-            name = "tokens" if "input_ids" in f.files else "npz"
+        name = "tokens" if "input_ids" in read_npz(path, "dataset file") else "npz"
     else:
         raise EdgekdError(f"data {str(data)!r} not found; pass 'digits', an .npz file or an ImageFolder directory")
     path_arg = None if name == "digits" else str(path)

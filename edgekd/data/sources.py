@@ -8,6 +8,7 @@ import numpy as np
 
 from edgekd.data.splits import DATASETS
 from edgekd.errors import EdgekdError
+from edgekd.inputs import read_npz
 from edgekd.schemas import DatasetSpec
 
 
@@ -25,12 +26,10 @@ def digits(spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
 def npz(spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
     """A user's ``.npz`` with ``x`` (N, C, H, W) and integer labels ``y`` (N,)."""
     path = Path(spec.path or "")
-    if not path.is_file():
-        raise EdgekdError(f"dataset file not found: {path}")
-    with np.load(path, allow_pickle=False) as f:
-        if "x" not in f or "y" not in f:
-            raise EdgekdError(f"{path} needs arrays 'x' (N,C,H,W) and 'y' (N,); found {sorted(f.files)}")
-        x, y = f["x"], f["y"]
+    f = read_npz(path, "dataset file")
+    if "x" not in f or "y" not in f:
+        raise EdgekdError(f"{path} needs arrays 'x' (N,C,H,W) and 'y' (N,); found {sorted(f)}")
+    x, y = f["x"], f["y"]
     if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
         raise EdgekdError(f"{path}: x must be (N,C,H,W) and y (N,), got {x.shape} and {y.shape}")
     return x.astype(np.float32), y.astype(np.int64)

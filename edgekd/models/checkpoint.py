@@ -11,6 +11,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from edgekd.errors import EdgekdError
+from edgekd.inputs import check_arch, check_model_file, parse_json, read_config_text
 from edgekd.fsutil import atomic_path, write_json
 from edgekd.models.registry import build_model
 
@@ -69,7 +70,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 def read_input_shape(path: str | Path) -> tuple[int, ...] | None:
     """One sample's input shape recorded with the checkpoint, or None."""
     meta = read_metadata(path)
-    return tuple(json.loads(meta[SHAPE_KEY])) if SHAPE_KEY in meta else None
+    return tuple(parse_json(meta[SHAPE_KEY], f"{path} metadata {SHAPE_KEY}")) if SHAPE_KEY in meta else None
 
 
 def read_arch(path: str | Path) -> dict[str, Any]:
@@ -77,18 +78,16 @@ def read_arch(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     meta = read_metadata(path)
     if ARCH_KEY in meta:
-        return json.loads(meta[ARCH_KEY])
+        return check_arch(parse_json(meta[ARCH_KEY], f"{path} metadata {ARCH_KEY}"), f"{path} metadata {ARCH_KEY}")
     side = arch_path(path)
     if side.is_file():
-        return json.loads(side.read_text())
+        return check_arch(parse_json(read_config_text(side, "arch JSON"), str(side)), str(side))
     raise EdgekdError(f"{path} has no architecture; put its arch JSON beside it as {side.name}")
 
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model from its arch and load the weights (no pickle involved); eval mode."""
-    path = Path(path)
-    if not path.is_file():
-        raise EdgekdError(f"checkpoint not found: {path}")
+    path = check_model_file(path)
     arch = read_arch(path)
     model = build_model(arch)
     try:

@@ -7,6 +7,7 @@ from typing import Any, Callable
 from torch import nn
 
 from edgekd.errors import EdgekdError
+from edgekd.inputs import check_arch, check_model_size
 from edgekd.registry import Registry
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model family")
@@ -14,11 +15,12 @@ MODELS: Registry[Callable[..., nn.Module]] = Registry("model family")
 
 def build_model(arch: dict[str, Any]) -> nn.Module:
     """Build a model from an arch dict: ``{"name": "resnet", "widths": [32, 64], ...}``."""
-    kwargs = dict(arch)
+    kwargs = dict(check_arch(arch))
     name = kwargs.pop("name", None)
     if not name:
         raise EdgekdError("arch JSON has no 'name'; add the model family, e.g. \"resnet\"")
     factory = MODELS.get(name)
+    check_model_size(factory, kwargs, name)
     try:
         return factory(**kwargs)
     except TypeError as err:

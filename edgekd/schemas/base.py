@@ -16,7 +16,7 @@ M = TypeVar("M", bound=BaseModel)
 class Strict(BaseModel):
     """Base for every config: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -47,13 +47,32 @@ def validate(model: type[M], data: Any, source: str, prefix: str = "") -> M:
 
 
 def load_yaml(path: str | Path, what: str) -> Any:
-    """Read a YAML file with ``safe_load``; missing or malformed files raise EdgekdError."""
+    """Read a YAML file with ``safe_load``: at most MAX_CONFIG_BYTES of UTF-8, no tags that build Python objects,
+    bounded nesting and size (aliases expanded). Missing or malformed files raise EdgekdError."""
+    from edgekd.inputs import check_tree, read_config_text
+
     path = Path(path)
-    if not path.is_file():
-        raise EdgekdError(f"{what} file not found: {path}; check the path")
+    text = read_config_text(path, what)
     try:
-        return yaml.safe_load(path.read_text())
+        return check_tree(yaml.safe_load(text), str(path))
+    except yaml.constructor.ConstructorError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        tag = (err.problem or "").split("tag ")[-1].strip("' ") or "?"
+        raise EdgekdError(f"{path}: YAML tag {tag!r} refused{where}; edgekd reads plain YAML only, never tags that "
+                          "build Python objects") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise EdgekdError(f"{path}: not valid YAML{where}; fix the syntax") from None
+    except RecursionError:
+        raise EdgekdError(f"{path}: nested too deeply to read; flatten it") from None
+
+
+def check_overrides(model: type[M], values: dict[str, Any], source: str) -> dict[str, Any]:
+    """Check partial ``values`` for ``model`` (unknown keys, types, ranges) and return them unchanged."""
+    try:
+        model.model_validate(values)
+    except ValidationError as err:
+        raise EdgekdError(describe(err, source)) from None
+    return values

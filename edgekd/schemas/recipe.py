@@ -16,13 +16,19 @@ class SplitSpec(Strict):
     test: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
 
+    @model_validator(mode="after")
+    def _leaves_training_data(self) -> "SplitSpec":
+        if self.val + self.test >= 1:
+            raise ValueError(f"val {self.val:g} + test {self.test:g} leave nothing to train on; keep their sum below 1")
+        return self
+
 
 class DatasetSpec(Strict):
     """Which data the stages use: a registered dataset (see ``edgekd.data.DATASETS``)."""
 
     name: str = Field("digits", description="digits, npz (x/y images), imagefolder (root/<class>/<image>), tokens (input_ids/y).")
     path: str | None = Field(None, description="File or directory for npz, imagefolder and tokens.")
-    image_size: int = Field(32, ge=8, description="Images are resized to image_size x image_size pixels.")
+    image_size: int = Field(32, ge=8, le=1024, description="Images are resized to image_size x image_size pixels (8 to 1024).")
     split: SplitSpec = Field(default_factory=SplitSpec)
 
     @model_validator(mode="after")
