@@ -45,6 +45,8 @@ def test_fixed_batch_model_profiles_the_default_batches_it_accepts(tiny_onnx, tm
     text = edgekd_cli("profile", fixed, "--target", "cpu-ort-fp32", "--out", tmp_path, *FAST)
     assert text.returncode == 0 and "skipped batch 8" in text.stdout
     assert "batch 8: input x has a fixed batch of 1, not 8" in (tmp_path / "fixed1.profile.md").read_text()
+    assert "Skipped batch 8 (the target's default): input x has a fixed batch of 1" in \
+        (tmp_path / "fixed1.profile.html").read_text()
     both = edgekd.compare(fixed, fixed, "cpu-ort-fp32", None, FAST_CFG, quiet=True)
     assert both["batch"] == 1 and [s["batch"] for s in both["skipped_batches"]] == [8]
 

@@ -120,6 +120,12 @@ def _warnings(lines: list[str]) -> str:
     return "".join(f'<p class="warn">{escape(w)}</p>' for w in lines)
 
 
+def _skipped(report: dict[str, Any]) -> str:
+    """The target's batch sizes the model cannot take, one line each."""
+    return "".join(f"<p>Skipped batch {s['batch']} (the target's default): {escape(s['reason'])}</p>"
+                   for s in report.get("skipped_batches") or [])
+
+
 def _profile(report: dict[str, Any]) -> str:
     batches = [report, *report["batches"]]
     parts = [f"<h1>Profile: {escape(Path(report['model']).name)} on {escape(report['target'])}</h1>", _setup(report),
@@ -128,7 +134,7 @@ def _profile(report: dict[str, Any]) -> str:
              _table(["batch", "runs", *STATS, "cv", "items/s", "first run"],
                     [[b["batch"], b["runs"], *(f"{b['latency_ms'][k]:.4f}" for k in STATS), f"{b['latency_ms']['cv']:.1%}",
                       f"{b['throughput_per_s']:.1f}", f"{b['first_run_ms']:.3f}"] for b in batches]),
-             _warnings([f"batch {b['batch']}: {w}" for b in batches for w in b["warnings"]])]
+             _warnings([f"batch {b['batch']}: {w}" for b in batches for w in b["warnings"]]), _skipped(report)]
     for b in batches:
         s = b["latency_ms"]
         parts += [f"<h2>Batch {b['batch']}: {b['runs']} timed runs</h2><div class='charts'>",
@@ -156,7 +162,8 @@ def _compare(report: dict[str, Any]) -> str:
                     [[r["batch"], r["runs"], f"{r['a']['latency_ms']['median']:.4f}", f"{r['b']['latency_ms']['median']:.4f}",
                       f"{r['ratio_of_medians']:.3f}", f"{r['ci'][0]:.3f}-{r['ci'][1]:.3f}", f"{r['p_value']:.2g}", r["verdict"]]
                      for r in rows]),
-             _warnings([f"batch {r['batch']} {s.upper()}: {w}" for r in rows for s in "ab" for w in r[s]["warnings"]])]
+             _warnings([f"batch {r['batch']} {s.upper()}: {w}" for r in rows for s in "ab" for w in r[s]["warnings"]]),
+             _skipped(report)]
     for r in rows:
         parts += [f"<h2>Batch {r['batch']}</h2><div class='charts'>",
                   cdf([(f"A {a}", r["a"]["samples_ms"]), (f"B {b}", r["b"]["samples_ms"])], f"CDF, batch {r['batch']}"),
