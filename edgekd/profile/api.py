@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekd.errors import EdgekdError
+from edgekd.inputs import check_model_file
 from edgekd.manifest_io import guard_outputs
 from edgekd.profile.config import MeasureConfig, RuntimeOptions
 from edgekd.profile.local import profile_local
@@ -51,7 +52,7 @@ def profile(
     ``timeout_s`` bounds a remote profile, s.
     """
     check_batches(batch_sizes)
-    path, tgt = Path(model), get_target(target)
+    path, tgt = check_model_file(model), get_target(target)
     cfg, opts = measure or MeasureConfig(), options or RuntimeOptions()
     batches, explicit = batch_sizes or tgt.batch_sizes, batch_sizes is not None
     paths = report_paths(out, path.stem, "profile") if out else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgekd.inputs import check_model_file
 from edgekd.manifest_io import guard_outputs
 from edgekd.profile.api import DEFAULT_TIMEOUT_S, check_batches
 from edgekd.profile.config import MeasureConfig, RuntimeOptions
@@ -45,7 +46,7 @@ def compare(
     the top level, the rest under ``batches``. With ``out``, writes ``<A>_vs_<B>.compare.{json,md,html}``.
     """
     check_batches(batch_sizes)
-    a, b, tgt = Path(model_a), Path(model_b), get_target(target)
+    a, b, tgt = check_model_file(model_a), check_model_file(model_b), get_target(target)
     cfg, opts = measure or MeasureConfig(), options or RuntimeOptions()
     batches, explicit = batch_sizes or tgt.batch_sizes, batch_sizes is not None
     paths = report_paths(out, f"{a.stem}_vs_{b.stem}", "compare") if out else None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgekd.errors import EdgekdError
+from edgekd.inputs import check_array_budget, check_samples, read_npz
 
 if TYPE_CHECKING:
     from edgekd.profile.backends.base import IOSpec
@@ -19,6 +20,7 @@ def make_inputs(specs: list[IOSpec], batch: int, seq_len: int = 128, seed: int =
     Float inputs are standard normal; integer inputs (token ids, masks) are ones.
     """
     rng = np.random.default_rng(seed)
+    check_array_budget([[d if isinstance(d, int) and d > 0 else batch for d in s.shape] for s in specs], 8, "profiling inputs")
     feeds = {}
     for s in specs:
         shape = [d if isinstance(d, int) and d > 0 else (batch if i == 0 else seq_len) for i, d in enumerate(s.shape)]
@@ -29,16 +31,13 @@ def make_inputs(specs: list[IOSpec], batch: int, seq_len: int = 128, seed: int =
 
 def load_inputs(path: str | Path, specs: list[IOSpec], batch: int) -> dict[str, np.ndarray]:
     """Feeds from an ``.npz`` keyed by input name (a single-input model may use any one key); first ``batch`` rows."""
-    path = Path(path)
-    if not path.is_file():
-        raise EdgekdError(f"inputs file not found: {path}")
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
+    arrays = read_npz(path, "inputs file")
     if len(specs) == 1 and specs[0].name not in arrays and len(arrays) == 1:
         arrays = {specs[0].name: next(iter(arrays.values()))}
     missing = [s.name for s in specs if s.name not in arrays]
     if missing:
         raise EdgekdError(f"{path} lacks inputs {missing}; save arrays named after the model's inputs")
+    check_samples(arrays, specs, str(path), batch_axis=True)
     feeds = {}
     for s in specs:
         a = arrays[s.name]
