@@ -99,10 +99,11 @@ def _dummy_inputs(model: Any, task: str, lib: str, specs: list[InputSpec], vocab
     return make, f"optimum's dummy inputs for {task} ({shapes}{bound})"
 
 
-def _encoder(tokenizer: Any, specs: list[InputSpec]) -> Any:
-    """``encode(texts)``: sentences -> the model's inputs via its tokenizer (padded to the longest, at most 128)."""
+def _encoder(tokenizer: Any, specs: list[InputSpec], static: bool) -> Any:
+    """``encode(texts)``: sentences -> the model's inputs via its tokenizer (padded to the longest, at most 128;
+    to the exported length when the export is ``static``)."""
     names = {s.name: s for s in specs}
-    fixed = next((s.shape[0] for s in specs if s.shape and isinstance(s.shape[0], int) and "ids" in s.name), None)
+    fixed = next((s.shape[0] for s in specs if "ids" in s.name), None) if static else None
 
     def encode(texts: list[str]) -> Arrays:
         longest = min(128, tokenizer.model_max_length or 128)
@@ -164,4 +165,4 @@ class HuggingFaceSource:
                       onnx=onnx_path, output_names=names, notes=[f"task {task}, library {lib}"],
                       quantize_ops=TRANSFORMER_INT8_OPS, classifier=task.endswith("classification"),
                       make_inputs=make, inputs_from=described,
-                      encode=_encoder(tokenizer, specs) if tokenizer is not None else None)
+                      encode=_encoder(tokenizer, specs, opts.static) if tokenizer is not None else None)
