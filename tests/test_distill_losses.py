@@ -115,7 +115,7 @@ def test_spec_errors_are_one_line() -> None:
         build_criterion({"kd": {"temprature": 4}})
     with pytest.raises(EdgekdError, match="weight must be a number"):
         build_criterion({"kd": {"weight": "high"}})
-    assert LOSSES.names() == ["at", "ce", "dist", "dkd", "feature", "fitnet", "kd", "minilm", "rkd"]
+    assert {"at", "ce", "dist", "dkd", "feature", "fitnet", "kd", "minilm", "rkd"} <= set(LOSSES.names())
 
 
 # ---- Reference values: each loss against its paper's formula, written here in numpy on fixed tensors. ----
