@@ -7,7 +7,7 @@ import os
 import platform
 import subprocess
 
-LIBRARIES = ("edgekd", "torch", "numpy", "onnx", "onnxruntime", "onnxslim", "tensorrt", "transformers", "optimum")
+LIBRARIES = ("edgekd", "torch", "numpy", "onnx", "onnxruntime", "onnxslim", "tensorrt", "cuda-python", "transformers", "optimum")
 
 
 def cpu_model() -> str:

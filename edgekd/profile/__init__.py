@@ -1,6 +1,7 @@
 """Profile: latency reports for a model on a target, here or on a device over SSH, and A/B comparisons.
 
 Names load on first use, so the device agent (``python -m edgekd.profile.agent``) imports only what it runs.
+A/B comparison is ``edgekd.compare`` (here ``compare`` is the submodule of that name).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Any
 EXPORTS: dict[str, str] = {
     "MeasureConfig": "edgekd.profile.config:MeasureConfig",
     "RuntimeOptions": "edgekd.profile.config:RuntimeOptions",
-    "compare": "edgekd.profile.compare:compare",
     "profile": "edgekd.profile.api:profile",
     "summarize": "edgekd.profile.measure:summarize",
 }
