@@ -138,7 +138,7 @@ def compile(
     int8 fallback chooses which nodes stay in float (default: rows of ``calib`` held apart). Without ``samples``
     the data given is split so that no row serves two roles; without any data, inputs come from the source's
     exporter (optimum's dummy inputs for Hugging Face models). int8 types come from the target
-    (``Target.int8_options``); Hugging Face models without calibration data get dynamic int8.
+    (``Target.int8_options``); Hugging Face models without ``calib`` get dynamic int8 (``samples`` stay held out).
     Writes ``<stem>.<precision>.onnx`` and ``<stem>.<precision>.verify.json`` (plus the TensorRT lint, engine and
     sidecar for TensorRT targets) and records them in ``out/manifest.json``. Raises VerificationError past
     ``tolerance`` (per-precision defaults in ``TOLERANCES``; a dict overrides single fields).
@@ -152,7 +152,7 @@ def compile(
     opts = SourceOptions(task, factory, trust_code, tgt.opset, static,
                          tuple(shape_from.shape[1:]) if shape_from is not None else None)
     transformer = bool(getattr(find_loader(model, opts), "transformer", False))
-    dynamic = precision == "int8" and calib is None and samples is None and transformer
+    dynamic = precision == "int8" and calib is None and transformer
     if precision == "int8" and calib is None and samples is None and not dynamic:
         raise EdgekdError("int8 needs calibration data: pass --calib FILE.npz of real inputs (or compile fp16)")
     out = Path(out)
@@ -166,7 +166,8 @@ def compile(
         names = [s.name for s in src.inputs]
         roles = assign(_arrays(samples, names, src, "samples"), labels, _arrays(calib, names, src, "calib"), calib_labels,
                        _arrays(validation, names, src, "validation"), validation_labels, src.random_inputs,
-                       src.inputs_from, num_verify, calib_samples, precision == "int8")
+                       src.inputs_from, num_verify, calib_samples, precision == "int8",
+                       dynamic)
         inputs = roles.verification.arrays
         fp32 = _export(src, work, tgt.opset, static, inputs)
         reference = src.reference(inputs)
