@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+
+from edgekd.errors import EdgekdError
 
 out = Console()
 err = Console(stderr=True)
@@ -28,3 +31,9 @@ def parse_ints(text: str | None, what: str) -> list[int] | None:
     if not values or min(values) < 1:
         raise typer.BadParameter(f"{what} must be positive integers, e.g. 1,8")
     return values
+
+
+def distinct_models(models: list[Path]) -> None:
+    """Refuse an A/B comparison of a file with itself (it would report noise as a speed-up)."""
+    if len(models) == 2 and models[0].resolve() == models[1].resolve():
+        raise EdgekdError(f"both models are {models[0]}; compare two different files, or profile one")
