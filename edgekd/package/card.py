@@ -95,9 +95,13 @@ def _data(m: BundleManifest) -> list[str]:
 
     desc = f"`{ds.get('name', 'unknown')}`" + (f" from `{ds['path']}`" if ds.get("path") else "")
     seed = (ds.get("split") or {}).get("seed")
-    size = f"; images resized to {ds['image_size']}x{ds['image_size']} px" if ds.get("name") != "tokens" else ""
-    evaluation = [f"- {desc}, test split: {part('test')}; split seed {seed}{size}."]
-    training = [f"- {desc}, train split: {part('train')}; validation split: {part('val')}."]
+    size = f"; images resized to {ds['image_size']}x{ds['image_size']} px" if ds.get("name") not in (None, "tokens") else ""
+    if ds:
+        evaluation = [f"- {desc}, test split: {part('test')}; split seed {seed}{size}."]
+        training = [f"- {desc}, train split: {part('train')}; validation split: {part('val')}."]
+    else:
+        evaluation = ["- No dataset recorded: the model was compiled outside a recipe."]
+        training = ["- Not recorded: the model was compiled outside a recipe."]
     for x in m.models:
         v = x.data_roles.get("verification")
         if v:
