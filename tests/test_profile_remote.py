@@ -99,3 +99,11 @@ def test_agent_watchdog_ends_a_run_past_its_deadline(tiny_onnx):
             RuntimeOptions().model_dump_json(), "--deadline-s", "1"]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert res.returncode == 124 and "deadline of 1 s passed" in res.stderr and "EDGEKD-REPORT" not in res.stdout
+
+
+def test_agent_refuses_settings_from_another_edgekd_version(tiny_onnx):
+    argv = [sys.executable, "-m", "edgekd.profile.agent", "profile", str(tiny_onnx()), "--target", '{"name": "t"}',
+            "--batch", "1", "--measure", FAST.model_dump_json(), "--options", RuntimeOptions().model_dump_json()]
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and res.stdout.startswith("EDGEKD-ERROR --target lacks runtime, device, precisions")
+    assert "install the same edgekd version here as on the host" in res.stdout
