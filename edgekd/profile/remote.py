@@ -141,7 +141,8 @@ def agent_command(conn: Connection, kind: str, models: list[str], target: Target
     local = target.model_copy(update={"connection": Connection()})
     argv = [conn.python, "-m", "edgekd.profile.agent", kind, *models, "--target", local.model_dump_json(),
             "--batch", ",".join(map(str, batches)), "--measure", cfg.model_dump_json(), "--options", options.model_dump_json(),
-            "--deadline-s", f"{deadline_s:.1f}", *(["--per-op"] if per_op else []), *(["--explicit-batch"] if explicit else []), *(["--inputs", inputs] if inputs else [])]
+            "--deadline-s", f"{deadline_s:.1f}", *(["--per-op"] if per_op else []),
+            *(["--explicit-batch"] if explicit else []), *(["--inputs", inputs] if inputs else [])]
     return " ".join(shlex.quote(a) for a in argv)
 
 
