@@ -31,3 +31,25 @@ def test_npz_inputs_labels_and_errors(tmp_path):
         as_arrays({"a": np.zeros(3), "b": np.zeros(4)}, ["a", "b"])
     with pytest.raises(EdgekdError, match="unknown calibration method 'kl'"):
         calibration_method("kl")
+
+
+def test_sentences_files_and_seeded_disjoint_splits(tmp_path):
+    from edgekd.quant.calibration import load_calibration, load_sentences, split_rows
+
+    (tmp_path / "s.txt").write_text("a cat sat\n\n  the dog ran  \n")
+    assert load_sentences(tmp_path / "s.txt") == ["a cat sat", "the dog ran"]
+    assert load_calibration(tmp_path / "s.txt") == (["a cat sat", "the dog ran"], None)
+    (tmp_path / "empty.txt").write_text("\n \n")
+    with pytest.raises(EdgekdError, match="holds no sentences"):
+        load_sentences(tmp_path / "empty.txt")
+    (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(EdgekdError, match="not UTF-8 text"):
+        load_sentences(tmp_path / "bin.txt")
+    with pytest.raises(EdgekdError, match=r"\.npz arrays or a \.txt file of sentences"):
+        load_calibration(tmp_path / "data.csv")
+    parts = split_rows(100, {"verification": 25, "selection": 25, "calibration": 256})
+    assert [len(parts[k]) for k in ("verification", "selection", "calibration")] == [25, 25, 50]
+    assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(100))  # disjoint, every row once
+    assert all((np.diff(p) > 0).all() for p in parts.values())
+    again = split_rows(100, {"verification": 25, "selection": 25, "calibration": 256})
+    assert all((parts[k] == again[k]).all() for k in parts) and not (parts["verification"] == np.arange(25)).all()
