@@ -5,6 +5,8 @@ RKD + KD and FitNets + KD, 3 seeds each, same epochs and schedule; then a sweep 
 (temperature, learning rate, epochs, augmentation with a live teacher, a teacher assistant), and the cost of a KD
 step against a plain step with cached teacher outputs. Writes ``benchmarks/results/kd_losses.json``.
 Each run is one process with one thread; ``--workers`` runs them side by side. Finished runs are reused.
+``--methods DKD KD --merge`` re-measures only those rows of the main table and keeps the others of the results file
+(the JSON's ``reruns`` says which rows, when, why and with which teacher).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ KD = {"weight": 0.9, "temperature": 4.0}
 METHODS: dict[str, dict[str, Any]] = {
     "labels only": {"ce": 1.0},
     "KD": {"ce": 1.0, "kd": KD},
-    "DKD": {"ce": 1.0, "dkd": {"alpha": 1.0, "beta": 8.0, "temperature": 4.0}},
+    "DKD": {"ce": 1.0, "dkd": {"alpha": 1.0, "beta": 8.0, "temperature": 4.0, "warmup": 20}},
     "DIST": {"ce": 1.0, "dist": {"beta": 2.0, "gamma": 2.0, "temperature": 4.0}},
     "RKD + KD": {"ce": 1.0, "kd": KD, "rkd": {"weight": 1.0, "student": "pool", "teacher": "pool"}},
     "FitNets + KD": {"ce": 1.0, "kd": KD, "fitnet": {"weight": 1.0, "student": "layers.1", "teacher": "layers.1"}},
@@ -147,6 +149,42 @@ def sweep_jobs(teacher: Path, ta: Path, seeds: list[int], work: Path) -> dict[st
                    for seed in seeds] for name, (t, loss, o) in settings.items()}
 
 
+def teacher_info(teacher: Path) -> dict[str, Any]:
+    return {"path": str(teacher), "sha256": hashlib.sha256(teacher.read_bytes()).hexdigest()}
+
+
+def machine(workers: int) -> dict[str, Any]:
+    import torch
+
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads_per_run": 1,
+            "workers": workers, "torch": torch.__version__,
+            "shared": "a 2-core machine shared with other work; accuracies do not depend on it, run seconds do"}
+
+
+def merge(table: dict[str, Any], teacher: Path, args: argparse.Namespace, wall: float) -> None:
+    """Replace the re-measured rows of ``kd_losses.json`` and say so in its ``reruns`` list."""
+    from edgekd.data import resolve_data
+    from edgekd.distill.loop import evaluate
+    from edgekd.fsutil import write_json
+    from edgekd.models import load_checkpoint
+
+    path = RESULTS / "kd_losses.json"
+    result = json.loads(path.read_text())
+    result["table"].update(table)
+    for m in args.methods:
+        result["methods"][m] = METHODS[m]
+    t_model, _ = load_checkpoint(teacher)
+    splits = resolve_data("digits")
+    result.setdefault("reruns", []).append({
+        "rows": sorted(table), "reason": args.reason, "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "teacher": {**teacher_info(teacher), "test_accuracy": evaluate(t_model, splits.x["test"], splits.y["test"])},
+        "seeds": args.seeds, "machine": machine(args.workers), "wall_seconds": wall,
+    })
+    write_json(path, result)
+    for k, v in table.items():
+        print(f"| {k} | {v['params']} | {v['mean']:.2f} ± {v['std']:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="/tmp/edgekd-bench", help="Where runs and the teacher go.")
@@ -154,17 +192,26 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-sweep", action="store_true", help="Only the main table and the step cost.")
+    ap.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="Rows of the main table.")
+    ap.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES), help="Students of the main table.")
+    ap.add_argument("--merge", action="store_true", help="Re-measure only --methods (no sweep, no step cost) and merge "
+                                                         "them into the existing results file.")
+    ap.add_argument("--reason", default="", help="With --merge: why these rows were re-measured.")
     args = ap.parse_args()
     work = Path(args.work)
     os.environ.setdefault("EDGEKD_CACHE", str(work / "cache"))
     t0 = time.perf_counter()
     teacher = ensure_teacher(work, args.teacher)
     jobs = {(size, m): [{"work": str(work), "teacher": str(teacher), "student": arch, "loss": loss, "seed": s}
-                        for s in args.seeds] for size, arch in SIZES.items() for m, loss in METHODS.items()}
+                        for s in args.seeds]
+            for size, arch in SIZES.items() if size in args.sizes for m, loss in METHODS.items() if m in args.methods}
     flat = [j for js in jobs.values() for j in js]
     done = dict(zip(map(json.dumps, flat), run_all(flat, args.workers)))
     table = {f"{size} | {m}": summarise([done[json.dumps(j)] for j in js]) for (size, m), js in jobs.items()}
     sweep: dict[str, Any] = {}
+    if args.merge:
+        merge(table, teacher, args, time.perf_counter() - t0)
+        return
     if not args.no_sweep:
         ta = Path(done[json.dumps(jobs[("10x", "KD")][0])]["run"]) / "student.safetensors"
         sj = sweep_jobs(teacher, ta, args.seeds, work)
@@ -180,13 +227,12 @@ def main() -> None:
     import torch
 
     result = {
-        "teacher": {"path": str(teacher), "params": sum(p.numel() for p in t_model.parameters()),
+        "teacher": {**teacher_info(teacher), "params": sum(p.numel() for p in t_model.parameters()),
                     "test_accuracy": evaluate(t_model, splits.x["test"], splits.y["test"])},
         "schedule": {**BASE, "optimizer": "adamw", "warmup_epochs": 1.0, "weight_decay": 5e-4},
         "students": {k: v for k, v in SIZES.items()}, "methods": METHODS, "seeds": args.seeds,
         "table": table, "sweep": sweep, "step_cost": step_cost(teacher),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads_per_run": 1,
-                    "workers": args.workers, "torch": torch.__version__},
+        "machine": machine(args.workers),
         "wall_seconds": time.perf_counter() - t0,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
