@@ -17,6 +17,8 @@ def teacher_stage(ctx: StageContext, cfg: TeacherConfig) -> StageResult:
 def distill_stage(ctx: StageContext, cfg: DistillConfig) -> StageResult:
     """The latest teacher checkpoint -> ``<name>.safetensors``, which later stages take as the latest checkpoint."""
     teacher = ctx.path(ctx.need("checkpoint", role="teacher"))
+    if cfg.student == "search":  # the architecture an earlier search stage picked
+        cfg = cfg.model_copy(update={"student": str(ctx.path(ctx.need("arch", role="searched")))})
     if cfg.cache_dir is None:
         cfg = cfg.model_copy(update={"cache_dir": str(ctx.out / "cache")})
     resume = ctx.resume and can_resume(ctx.out, cfg)  # an interrupted attempt with the same options continues

@@ -4,3 +4,4 @@ from edgekd.distill import stage as _distill  # noqa: F401
 from edgekd.export import stage as _export  # noqa: F401
 from edgekd.profile import stage as _profile  # noqa: F401
 from edgekd.package import stage as _package  # noqa: F401
+from edgekd.search import stage as _search  # noqa: F401

@@ -1,0 +1,103 @@
+"""Search engine: shared study storage across worker processes, resume after SIGKILL, an unmeetable budget."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import optuna
+import pytest
+
+from edgekd.models import build_model, save_checkpoint
+
+# A small space (cnn family, 6 architectures) so trials repeat candidates and finish in seconds on 8x8 digits.
+CHOICES = {"w0": [4, 8, 12], "w1": [8], "w2": [8], "b0": [1, 2], "b1": [1], "b2": [1]}
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    root = tmp_path_factory.mktemp("teacher")
+    arch = {"name": "resnet", "widths": [8, 16, 16], "blocks": [1, 1, 1], "in_channels": 1, "num_classes": 10}
+    path, _ = save_checkpoint(build_model(arch), arch, root / "teacher.safetensors", input_shape=(1, 8, 8))
+    return path
+
+
+def _cmd(teacher, out, *extra):
+    return ["edgekd", "search", "--teacher", str(teacher), "--out", str(out), "--space", "cnn",
+            "--proxy", "params", "--sampler", "random", "--budget-ms", "50", *extra]
+
+
+def _env(tmp_path):
+    return {**os.environ, "EDGEKD_CACHE": str(tmp_path / "cache")}
+
+
+def _config(tmp_path, **extra):
+    cfg = tmp_path / "search.yaml"
+    cfg.write_text(json.dumps({"choices": CHOICES, "batch_size": 16, **extra}))
+    return cfg
+
+
+def _evaluations(out):
+    return [json.loads(line)["key"] for line in (out / "evaluations.jsonl").read_text().splitlines()]
+
+
+def _trials(out, states=(optuna.trial.TrialState.COMPLETE,)):
+    study = optuna.load_study(study_name="edgekd-search", storage=f"sqlite:///{out / 'study.db'}")
+    return study.get_trials(states=states)
+
+
+def test_two_workers_share_one_study_and_never_evaluate_a_candidate_twice(teacher, tmp_path):
+    out = tmp_path / "shared"
+    cfg = _config(tmp_path)
+    procs = [subprocess.Popen(_cmd(teacher, out, "--trials", "14", "--config", str(cfg), "--json"), env=_env(tmp_path),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), results
+    done = _trials(out)
+    assert len(done) >= 14
+    keys = _evaluations(out)
+    assert len(keys) == len(set(keys)), "a candidate was evaluated twice"
+    assert set(keys) == {t.user_attrs["arch_key"] for t in done}
+    assert len(keys) < len(done)  # repeats were served from the shared records
+    assert len({t.user_attrs["pid"] for t in done}) == 2, "both workers ran trials"
+    assert {p.pid for p in procs} == {t.user_attrs["pid"] for t in done}
+    best = json.loads(results[0][0])
+    assert best["params"] == max(json.loads((out / "candidates" / f"{k}.json").read_text())["params"] for k in keys)
+
+
+def test_killed_search_resumes_from_its_storage(teacher, tmp_path):
+    out = tmp_path / "resume"
+    cmd = _cmd(teacher, out, "--trials", "10", "--config", str(_config(tmp_path, choices={**CHOICES, "w1": [8, 16]})))
+    proc = subprocess.Popen(cmd, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "evaluations.jsonl").is_file() or len(_evaluations(out)) < 2:
+        time.sleep(0.2)
+        assert time.time() < deadline, "the search never got going"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _evaluations(out)
+    finished_before = len(_trials(out))
+    assert finished_before < 10
+    res = subprocess.run(cmd + ["--json"], env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    keys = _evaluations(out)
+    assert keys[: len(before)] == before and len(keys) == len(set(keys))  # earlier evaluations kept, none redone
+    assert len(_trials(out)) == 10
+    assert not _trials(out, states=(optuna.trial.TrialState.RUNNING,))  # the killed trial was marked failed
+    assert json.loads(res.stdout)["trials"] == 10
+
+
+def test_unmeetable_budget_names_the_fastest_candidate(teacher, tmp_path):
+    out = tmp_path / "tight"
+    cmd = _cmd(teacher, out, "--trials", "4", "--config", str(_config(tmp_path)))
+    cmd[cmd.index("--budget-ms") + 1] = "0.0001"
+    res = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 2
+    lines = [line for line in res.stderr.splitlines() if line.strip() and "━" not in line]
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    summary = json.loads((out / "pareto.json").read_text())
+    fastest = min(summary["candidates"], key=lambda r: r["latency_ms"])
+    assert "no candidate meets" in lines[0] and f"fastest found is {fastest['key']}" in lines[0]
+    assert summary["best"] is None and not (out / "student.arch.json").exists()
