@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgekd.budgets import profile_budgets
 from edgekd.errors import EdgekdError
 from edgekd.inputs import check_model_file
 from edgekd.manifest_io import guard_outputs
@@ -48,7 +49,8 @@ def profile(
     (ms), ``samples_ms`` (every timed run), ``throughput_per_s`` (items/s), ``first_run_ms``, ``per_op``;
     further batch sizes are under ``batches``. Without ``batch_sizes`` the target's are used and those the model
     cannot take (a fixed batch axis) are listed in ``skipped_batches``; a size asked for in ``batch_sizes`` that
-    does not fit is an error. ``session_create_ms``, ``memory`` (bytes) and ``env`` describe the setup. With ``out``, also writes ``<stem>.profile.{json,md,html}`` there (``force`` to overwrite).
+    does not fit is an error. ``session_create_ms``, ``memory`` (bytes) and ``env`` describe the setup. With
+    ``out``, also writes ``<stem>.profile.{json,md,html}`` there (``force`` to overwrite).
     ``timeout_s`` bounds a remote profile, s.
     """
     check_batches(batch_sizes)
@@ -65,6 +67,7 @@ def profile(
     else:
         report = profile_local(path, tgt, batches, cfg, inputs, opts, per_op, quiet, explicit)
     report["memory"].update(model_size(path))
+    report["budgets"] = profile_budgets(tgt, report)
     if paths:
         write_reports(report, paths, out, stage, meta={"model": path.name, "target": tgt.name}, force=force)
     return report
