@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import torch
 
+from edgekd.budgets import budget_report
 from edgekd.errors import EdgekdError
 from edgekd.export import trt_engine
 from edgekd.export.onnx_export import export_onnx, io_signature, save_onnx
@@ -207,6 +208,7 @@ def compile(
         extra: list[Path] = []
         if tgt.runtime == "tensorrt":
             body["tensorrt"], extra = _tensorrt(tgt, work_dst, precision, inputs, work)
+        body["budgets"] = budget_report(tgt, size_bytes=sum(f.stat().st_size for f in model_files(work_dst)))
         write_json(work / report.name, body)
         written = [*model_files(work_dst), work / report.name, *extra]
         kinds = {".onnx": "onnx", ".data": "onnx-data", ".engine": "engine"}
