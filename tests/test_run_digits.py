@@ -82,3 +82,23 @@ def test_compile_refuses_to_overwrite(digits_run, tmp_path):
     with pytest.raises(EdgekdError, match="already exists; pass --force"):
         edgekd.compile(out / "teacher.safetensors", "cpu-ort-fp32", "fp32", tmp_path)
     assert edgekd.compile(out / "teacher.safetensors", "cpu-ort-fp32", "fp32", tmp_path, force=True).verification["inputs"] == "random"
+
+
+def test_an_option_newer_than_the_run_counts_at_its_default(digits_run, tmp_path):
+    """A run made before a stage gained an option is not stale: the missing option is compared at its default."""
+    import shutil
+
+    from edgekd.schemas import Recipe
+
+    out, _, _ = digits_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    data = json.loads((copy / "manifest.json").read_text())
+    del data["stages"]["profile"]["options"]["per_op"]  # as if recorded by an edgekd without per_op
+    (copy / "manifest.json").write_text(json.dumps(data))
+    as_recorded = Recipe.model_validate(data["recipe"])
+    assert {s["status"] for s in edgekd.run(as_recorded, copy)["stages"].values()} == {"skipped"}
+    data["stages"]["profile"]["options"]["per_op"] = False  # recorded with a non-default value: changed
+    (copy / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(EdgekdError, match="option 'per_op' changed"):
+        edgekd.run(as_recorded, copy)

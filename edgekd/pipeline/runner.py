@@ -69,13 +69,25 @@ def _force_set(force: bool | Iterable[str], ids: list[str]) -> set[str]:
     return wanted
 
 
+def _defaults(config: BaseModel) -> dict[str, Any]:
+    """The JSON form of every option of ``config``'s model that has a default."""
+    found = {}
+    for name, info in type(config).model_fields.items():
+        if not info.is_required():
+            value = info.get_default(call_default_factory=True)
+            found[name] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return found
+
+
 def _changed(done: StageRecord, plan: _Plan, dataset: dict[str, Any], target: dict[str, Any]) -> str | None:
     """What differs between a finished stage and how the recipe asks for it now (None when nothing)."""
     if done.stage != plan.spec.stage:
         return f"was a {done.stage!r} stage"
-    if done.options != plan.options:
-        key = next(k for k in sorted(set(done.options) | set(plan.options)) if done.options.get(k) != plan.options.get(k))
-        return f"option {key!r} changed"
+    defaults = _defaults(plan.config)  # options added by a newer edgekd count as set to their default
+    for key in sorted(set(done.options) | set(plan.options)):
+        before = done.options.get(key, defaults.get(key))
+        if key in plan.options and before != plan.options[key]:
+            return f"option {key!r} changed"
     if done.dataset and done.dataset != dataset:
         return "the dataset changed"
     if done.target and done.target != target:
