@@ -40,6 +40,8 @@ def distill_command(
                              "or 'ce,dist'."),
     epochs: int = typer.Option(None, "--epochs", "-e", min=1, help="Training epochs."),
     config: Path = typer.Option(None, "--config", "-c", help="YAML with any distill options (see DistillConfig)."),
+    quantize: str = typer.Option(None, "--quantize", help="'int8': quantization-aware distillation (fake-quantized "
+                                 "student; compile its checkpoint with --precision int8, scales kept)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.state.pt exactly."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -52,7 +54,7 @@ def distill_command(
     cfg = validate(DistillConfig, load_yaml(config, "distill config") or {}, str(config)) if config else DistillConfig()
     student_spec = _mapping(student, "--student") if student and not student.endswith((".json", ".safetensors")) else student
     res = edgekd.distill(teacher, student_spec, data, out_dir, cfg, loss=_mapping(loss, "--loss"), epochs=epochs,
-                         resume=resume, force=force)
+                         quantize=quantize, resume=resume, force=force)
     if as_json:
         emit_json(res.to_dict())
         return

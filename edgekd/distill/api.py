@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -25,6 +25,7 @@ from edgekd.fsutil import write_json
 from edgekd.manifest_io import guard_outputs, record
 from edgekd.models import build_model, count_params, init_from_teacher, load_checkpoint, read_input_shape, scaled_arch
 from edgekd.models.checkpoint import read_arch
+from edgekd.quant.qad.config import QatOptions
 from edgekd.schemas import DatasetSpec, validate
 
 # Best measured on digits (benchmarks/kd_losses.py): DIST's relations close the gap for tiny students, where KD and DKD hurt.
@@ -46,6 +47,9 @@ class DistillConfig(TrainConfig):
     label_fraction: float = Field(1.0, gt=0, le=1, description="Keep labels of this stratified share of training samples; "
                                                                "the rest are unlabelled (teacher outputs only).")
     name: str = Field("student", description="File stem of the student checkpoint.")
+    quantize: Literal["int8"] | None = Field(None, description="Train the student with int8 fake quantization (QAD); "
+                                                              "its checkpoint keeps the learned scales.")
+    qat: QatOptions = Field(default_factory=QatOptions, description="Fake-quantization options (with quantize).")
 
 
 @dataclass
@@ -103,15 +107,19 @@ def _labels(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
 
 def distill(teacher: str | Path, student: dict[str, Any] | str | None = None, data: str | Path | DatasetSpec | Splits = "digits",
             out: str | Path = "student", config: DistillConfig | None = None, *, loss: dict[str, Any] | None = None,
-            epochs: int | None = None, resume: bool = False, force: bool = False, stage: str = "distill") -> DistillResult:
+            epochs: int | None = None, quantize: str | None = None, resume: bool = False, force: bool = False,
+            stage: str = "distill") -> DistillResult:
     """Distil ``teacher`` (.safetensors) into ``student`` on ``data``; write the best student to ``out``.
+
+    ``quantize="int8"`` trains the student with int8 fake quantization (QAD) in the QDQ format of ``config.qat.target``
+    (default cpu-ort-int8); its checkpoint keeps the learned scales for ``edgekd compile --precision int8``.
 
     Writes ``<name>.safetensors`` (+ ``.arch.json``, ``.adapters.safetensors`` when losses learn adapters), ``<name>.last.*``,
     ``last.state.pt`` (resume), ``metrics.jsonl``, ``<name>.metrics.json`` and ``<name>.split.json``, recorded in
     ``out/manifest.json``. Under ``torchrun`` every rank trains (DDP) and rank 0 alone writes.
     """
     cfg = config or DistillConfig()
-    updates = {k: v for k, v in {"student": student, "loss": loss, "epochs": epochs}.items() if v is not None}
+    updates = {k: v for k, v in {"student": student, "loss": loss, "epochs": epochs, "quantize": quantize}.items() if v is not None}
     cfg = validate(DistillConfig, {**cfg.model_dump(), **updates}, "distill options")
     training_device(cfg.device)
     criterion = build_criterion(cfg.loss)
@@ -180,9 +188,19 @@ def _distill(teacher_path: Path, data: Any, out: Path, cfg: DistillConfig, crite
     else:
         keep = y >= 0
         x, y = x[keep], y[keep]
+    save_qad = None
+    if cfg.quantize:
+        from edgekd.quant.qad.student import qad_saver, quantized_student
+
+        model, scheme = quantized_student(model, criterion.taps()[0], x, cfg.qat, cfg.epochs, cfg.batch_size, world.size,
+                                          resume)
+        save_qad = qad_saver(scheme, arch, splits.input_shape)
 
     def save(which: str, student: nn.Module, adapters: nn.Module) -> None:
         stem = cfg.name if which == "best" else f"{cfg.name}.last"
+        if save_qad is not None:
+            save_qad(student, out / f"{stem}.safetensors")
+            return
         save_weights(student, adapters, arch, out / f"{stem}.safetensors", splits.input_shape)
 
     if world.main and not resume:
@@ -202,7 +220,8 @@ def _distill(teacher_path: Path, data: Any, out: Path, cfg: DistillConfig, crite
         write_json(files["split.json"], {**splits.as_json(), "labelled_train": int((y >= 0).sum())})
         adapters = out / f"{cfg.name}.adapters.safetensors"
         entries = [(files["safetensors"], "checkpoint", {"meta": {"role": "student", "params": metrics["params"],
-                                                                  "teacher": str(teacher_path)}}),
+                                                                  "teacher": str(teacher_path),
+                                                                  **({"quantize": cfg.quantize} if cfg.quantize else {})}}),
                    (out / f"{cfg.name}.arch.json", "arch", {}),
                    (files["split.json"], "split", {"meta": splits.info()}),
                    (files["metrics.json"], "metrics", {})]

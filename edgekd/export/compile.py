@@ -152,9 +152,13 @@ def compile(
     shape_from = samples if isinstance(samples, np.ndarray) else calib if isinstance(calib, np.ndarray) else None
     opts = SourceOptions(task, factory, trust_code, tgt.opset, static,
                          tuple(shape_from.shape[1:]) if shape_from is not None else None)
-    transformer = bool(getattr(find_loader(model, opts), "transformer", False))
+    loader = find_loader(model, opts)
+    transformer = bool(getattr(loader, "transformer", False))
+    native = bool(getattr(loader, "quantized", False))  # already int8 QDQ (QAD): keep its scales, calibrate nothing
+    if native and precision != "int8":
+        raise EdgekdError(f"{model} is an int8 model with learned scales (quantization-aware); compile it with --precision int8")
     dynamic = precision == "int8" and calib is None and transformer
-    if precision == "int8" and calib is None and samples is None and not dynamic:
+    if precision == "int8" and calib is None and samples is None and not (dynamic or native):
         raise EdgekdError("int8 needs calibration data: pass --calib FILE.npz of real inputs (or compile fp16)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -167,7 +171,7 @@ def compile(
         names = [s.name for s in src.inputs]
         roles = assign(_arrays(samples, names, src, "samples"), labels, _arrays(calib, names, src, "calib"), calib_labels,
                        _arrays(validation, names, src, "validation"), validation_labels, src.random_inputs,
-                       src.inputs_from, num_verify, calib_samples, precision == "int8",
+                       src.inputs_from, num_verify, calib_samples, precision == "int8" and not native,
                        dynamic)
         inputs = roles.verification.arrays
         fp32 = _export(src, work, tgt.opset, static, inputs)
@@ -177,14 +181,15 @@ def compile(
         inputs, reference = take(inputs, 0, count), {k: v[:count] for k, v in reference.items()}
         checked = {"against": src.against, "inputs": roles.verification.kind, "inputs_from": roles.verification.what,
                    "source": src.kind}
-        fp32_stats = verify_outputs(reference, got, tolerance_for("fp32", tolerance if precision == "fp32" else None),
-                                    f"{stem} fp32 export", src.classifier)
+        fp32_stats = verify_outputs(reference, got, tolerance_for("int8" if native else "fp32",
+                                                                  tolerance if precision == "fp32" or native else None),
+                                    f"{stem} {'int8 QDQ' if native else 'fp32'} export", src.classifier)
         quant = None
         notes = list(src.notes)
         work_dst = work / dst.name
         if precision == "fp16":
             to_fp16(fp32, work_dst)
-        elif precision == "int8":
+        elif precision == "int8" and not native:
             cfg = PTQConfig(method=calib_method, op_types=src.quantize_ops, **tgt.int8_options())
             _, quant = to_int8(fp32, work_dst, roles, cfg, tgt.budgets.accuracy_drop_pts, work, src.classifier,
                                tolerance_for("int8", tolerance).min_cosine, dynamic)
@@ -193,7 +198,9 @@ def compile(
                 notes += _speed_notes(tgt, quant["speed"])
         elif fp32 != work_dst:
             save_onnx(onnx.load(str(fp32)), work_dst)
-        stats = fp32_stats if precision == "fp32" else verify_outputs(
+        if native and src.quantization is not None:
+            quant = src.quantization(work_dst, inputs)
+        stats = fp32_stats if precision == "fp32" or native else verify_outputs(
             reference, run_outputs(work_dst, inputs), tolerance_for(precision, tolerance), f"{stem} {precision}",
             src.classifier)
         verification = {**checked, **stats}

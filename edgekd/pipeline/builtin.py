@@ -5,3 +5,4 @@ from edgekd.export import stage as _export  # noqa: F401
 from edgekd.profile import stage as _profile  # noqa: F401
 from edgekd.package import stage as _package  # noqa: F401
 from edgekd.search import stage as _search  # noqa: F401
+from edgekd.quant.qad import stage as _qad  # noqa: F401

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from edgekd.errors import EdgekdError
 from edgekd.export.sources.base import SOURCES, InputSpec, Source, SourceLoader, SourceOptions
-from edgekd.export.sources import checkpoint, factory, huggingface, onnx_file, torch_program  # noqa: F401
+from edgekd.export.sources import checkpoint, factory, huggingface, onnx_file, qad, torch_program  # noqa: F401
 
-ORDER = ("factory", "checkpoint", "torch-export", "huggingface", "onnx")
+ORDER = ("factory", "qad", "checkpoint", "torch-export", "huggingface", "onnx")
 
 
 def find_loader(path: str | Path, opts: SourceOptions) -> SourceLoader:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -45,6 +45,7 @@ class Source:
     ``make_inputs(n, seed)`` (when set) draws inputs the way the exporter knows them (shapes, value ranges),
     described by ``inputs_from``; ``encode(texts)`` turns sentences into model inputs with the model's tokenizer.
     """
+    ``quantization(model, inputs)``, set by sources that are already int8 (QAD), reports on the compiled QDQ model.
 
     kind: str
     stem: str
@@ -61,6 +62,7 @@ class Source:
     inputs_from: str = "random inputs (standard normal floats; integers below each input's bound)"
     encode: Callable[[list[str]], Arrays] | None = None
 
+    quantization: Callable[[Path, Arrays], dict[str, Any]] | None = None
     def random_inputs(self, n: int, seed: int = 0) -> Arrays:
         """``n`` random samples per input from ``make_inputs``, else standard normal floats and integers
         uniform below ``high``."""
