@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from edgekd.errors import EdgekdError
-from edgekd.fsutil import sha256, write_text
+from edgekd.fsutil import scratch_dir, sha256, write_text
 from edgekd.manifest_io import guard_outputs, record
 from edgekd.package.card import render_card
 from edgekd.package.collect import collect
@@ -51,7 +50,7 @@ def package(run: str | Path, out: str | Path, force: bool = False, stage: str | 
     guard_outputs([out], force)
     fields, copies = collect(run)
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".edgekd-package-", dir=out.parent))
+    work = scratch_dir(out.parent, "package")
     try:
         root = work / "bundle"
         root.mkdir()
