@@ -13,7 +13,8 @@ class DKD(DistillLoss):
     """``alpha`` * TCKD + ``beta`` * NCKD at ``temperature``; the target is the label, else the teacher's argmax.
 
     As in the authors' code, the loss is scaled by ``min((epoch + 1) / warmup, 1)``: a linear warm-up over the first
-    ``warmup`` epochs (20 in the paper's CIFAR-100 and ImageNet settings; 0 turns it off). The loop sets the epoch.
+    ``warmup`` epochs (the authors' default, 20, used for CIFAR-100; their ImageNet runs use 1; 0 turns it off).
+    The training loop sets the epoch through ``set_epoch``.
     """
 
     def __init__(self, alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0, warmup: float = 20.0) -> None:
