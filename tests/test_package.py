@@ -101,7 +101,7 @@ def test_model_card_sections_and_numbers(bundle):
     rows = [line for line in card.splitlines() if line.startswith("| `models/student.")]
     assert [r.split(" | ")[2] for r in rows] == ["fp32", "int8"]  # fp32 and int8 side by side
     assert f"{m['accuracy_drop']['pts']:.2f} points against the teacher" in card
-    assert "first 64 train-split samples" in card and "int8 is not among them" in card
+    assert "Calibration of `models/student.int8.onnx`: minmax, 64 samples" in card and "int8 is not among them" in card
 
 
 def test_refuses_overwrite_and_a_changed_run(run, tmp_path):
@@ -134,3 +134,27 @@ def test_cli_json(run, tmp_path):
     assert body["sha256"] == hashlib.sha256((tmp_path / "x.tar.gz").read_bytes()).hexdigest()
     again = edgekd_cli("package", run, "--out", tmp_path / "x.tar.gz")
     assert again.returncode == 2 and "already exists; pass --force" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_search_trail_goes_into_bundle_and_card(digits_run, tmp_path):
+    """A run with a search report (format edgekd.search/1, as edgekd.search writes it) carries its trail."""
+    import shutil
+
+    from edgekd.manifest_io import record
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run[0], run)
+    top = [{"key": "w8-d2", "proxy": 0.8125, "latency_ms": 0.21, "params": 3012, "arch": {}},
+           {"key": "w4-d1", "proxy": 0.5, "latency_ms": 0.12, "params": 998, "arch": {}}]
+    trail = {"schema": "edgekd.search/1", "options": {"proxy": "synflow"}, "budget_ms": 0.5, "trials": 12,
+             "evaluated": 10, "best": top[0], "top_k": top}
+    (run / "search").mkdir()
+    (run / "search" / "pareto.json").write_text(json.dumps(trail))
+    record(run, "search", [(run / "search" / "pareto.json", "search", {})])
+    package(run, tmp_path / "b")
+    m = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert m["search"]["trials"] == 12 and [r["key"] for r in m["search"]["top_k"]] == ["w8-d2", "w4-d1"]
+    assert "reports/search/pareto.json" in {f["path"] for f in m["files"]}
+    card = (tmp_path / "b" / "MODEL_CARD.md").read_text()
+    assert "12 trials, 10 evaluated, proxy `synflow`, latency budget 0.500 ms" in card
+    assert "| `w8-d2` | 0.812 | 0.210 | 3012 |" in card

@@ -143,6 +143,12 @@ def _quantitative(m: BundleManifest) -> list[str]:
                         [[GATES[g["name"]][0], fmt(g["budget"], g["unit"]),
                           fmt(g["measured"], g["unit"]) if g["measured"] is not None else "not measured",
                           g["status"].upper()] for g in m.budgets])
+    if m.search:
+        sr = m.search
+        lines += ["", (f"Architecture search (`{sr['report']}`): {sr['trials']} trials, {sr['evaluated']} evaluated, proxy "
+                       f"`{sr['proxy']}`, latency budget {_num(sr['budget_ms'], 3)} ms; best candidates:"), ""]
+        lines += _table(["candidate", "proxy score", "latency ms", "parameters"],
+                        [[f"`{r['key']}`", _sci(r["proxy"]), _num(r["latency_ms"], 3), r["params"]] for r in sr["top_k"]])
     other = {sid: s for sid, s in m.stages.items() if s["stage"] not in KNOWN_STAGES}
     for sid, s in other.items():
         lines += ["", f"Stage `{sid}` ({s['stage']}):", ""]

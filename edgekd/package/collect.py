@@ -14,7 +14,8 @@ from edgekd.schemas.manifest import MANIFEST_NAME
 from edgekd.targets import get_target
 
 MODEL_KINDS = ("onnx", "onnx-data", "engine")
-REPORT_KINDS = ("verification", "profile", "profile-summary", "profile-html", "compare", "compare-summary", "compare-html")
+REPORT_KINDS = ("verification", "profile", "profile-summary", "profile-html", "compare", "compare-summary", "compare-html",
+                "search", "plot", "latency_predictor")
 OWN_STAGES = ("package", "check")  # their outputs never go into a bundle, so packing twice gives the same bytes
 
 
@@ -145,6 +146,18 @@ def _target(manifest: Manifest, name: str) -> dict[str, Any]:
         return {"name": name}
 
 
+def _search(run: Path, manifest: Manifest) -> dict[str, Any] | None:
+    """The search trail's headline (``edgekd.search/1`` pareto report): trials, proxy, budget, best and top candidates."""
+    art = manifest.latest("search")
+    if art is None:
+        return None
+    trail = _read_json(run / art.path)
+    pick = lambda r: {k: r.get(k) for k in ("key", "proxy", "latency_ms", "params")}  # noqa: E731
+    return {"report": f"reports/{art.path}", "proxy": trail.get("options", {}).get("proxy"),
+            "budget_ms": trail.get("budget_ms"), "trials": trail.get("trials"), "evaluated": trail.get("evaluated"),
+            "best": pick(trail["best"]) if trail.get("best") else None, "top_k": [pick(r) for r in trail.get("top_k", [])]}
+
+
 def collect(run: str | Path) -> tuple[dict[str, Any], list[tuple[Path, str, str]]]:
     """Bundle manifest fields of ``run`` (all but ``files`` and ``budgets``) and ``(source, bundle path, kind)`` copies."""
     run = Path(run)
@@ -169,7 +182,7 @@ def collect(run: str | Path) -> tuple[dict[str, Any], list[tuple[Path, str, str]
         "name": manifest.recipe.get("name") or run.resolve().name, "edgekd_version": __version__,
         "run_created_at": manifest.created_at, "target": _target(manifest, primary["target"]),
         "primary": primary["path"], "models": models, "teacher": teacher, "student": _checkpoint(run, manifest, "student"),
-        "accuracy_drop": _drop(models, primary, teacher),
+        "accuracy_drop": _drop(models, primary, teacher), "search": _search(run, manifest),
         "data": {"dataset": manifest.recipe.get("dataset"), "split": splits[0].meta if splits else None},
         "stages": {sid: {"stage": s.stage, "options": s.options, "metrics": s.metrics}
                    for sid, s in manifest.stages.items() if s.stage not in OWN_STAGES},

@@ -85,6 +85,7 @@ class BundleManifest(Strict):
     teacher: dict[str, Any] | None = None
     student: dict[str, Any] | None = None
     accuracy_drop: AccuracyDrop | None = None
+    search: dict[str, Any] | None = Field(None, description="Search trail: trials, proxy, budget, best and top candidates.")
     data: dict[str, Any] = Field(default_factory=dict, description="Dataset spec and split sizes/hashes.")
     stages: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Each stage's options and metrics.")
     recipe: dict[str, Any] = Field(default_factory=dict)
