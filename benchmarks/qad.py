@@ -28,8 +28,8 @@ RESULTS = Path(__file__).parent / "results"
 STUDENT = {"name": "resnet", "widths": [10, 20, 40], "blocks": [1, 1, 1]}
 TEACHER = {"name": "resnet", "widths": [32, 64, 128], "blocks": [1, 1, 1]}
 RECIPE_LOSS = {"ce": 1.0, "dist": {"beta": 2.0, "gamma": 2.0, "temperature": 4.0}}
-FP32 = {"epochs": 30, "batch_size": 64, "lr": 3e-3, "shift_pixels": 0}
-QAT = {"epochs": 10, "batch_size": 64, "lr": 5e-4, "warmup_epochs": 0.0, "shift_pixels": 0}
+FP32 = {"epochs": 15, "batch_size": 64, "lr": 3e-3, "shift_pixels": 0}
+QAT = {"epochs": 3, "batch_size": 64, "lr": 5e-4, "warmup_epochs": 0.0, "shift_pixels": 0}
 TARGET = "cpu-ort-int8"
 
 
@@ -83,20 +83,33 @@ def compiled(ckpt: Path, out: Path, precision: str) -> Path:
     return model
 
 
-def seed_row(work: Path, t: Path, seed: int) -> dict[str, Any]:
+def seed_row(work: Path, t: Path, seed: int, methods: tuple[str, ...] = ("fp32", "ptq", "qat", "qad")) -> dict[str, Any]:
     sp = splits()
     x, y = sp.x["test"].numpy(), sp.y["test"].numpy()
     base = work / f"seed{seed}"
     fp = distilled(t, base / "fp32", seed, STUDENT, RECIPE_LOSS, FP32, None)
     start = str(base / "fp32" / "student.safetensors")
     row: dict[str, Any] = {"seed": seed, "fp32": {"test": fp["test_accuracy"], "val": fp["val_accuracy"]}}
+    if methods == ("qat",) or methods == ("qad",):
+        return _int8_rows(work, t, seed, row, start, x, y, methods)
     fp32_onnx = compiled(base / "fp32" / "student.safetensors", base / "fp32", "fp32")
     row["fp32"]["onnx_test"] = ort_accuracy(fp32_onnx, x, y)
     ptq = compiled(base / "fp32" / "student.safetensors", base / "ptq", "int8")
     row["ptq"] = {"test": ort_accuracy(ptq, x, y),
                   "kept_in_float": json.loads((base / "ptq" / "student.int8.verify.json").read_text())
                   .get("quantization", {}).get("kept_in_float", [])}
+    if "qat" not in methods:
+        return row
+    return _int8_rows(work, t, seed, row, start, x, y, ("qat", "qad"))
+
+
+def _int8_rows(work: Path, t: Path, seed: int, row: dict[str, Any], start: str, x: np.ndarray, y: np.ndarray,
+               methods: tuple[str, ...]) -> dict[str, Any]:
+    """QAT (labels only) and QAD (recipe loss) from the FP32 student, each compiled with its learned scales."""
+    base = work / f"seed{seed}"
     for name, loss in (("qat", {"ce": 1.0}), ("qad", RECIPE_LOSS)):
+        if name not in methods:
+            continue
         m = distilled(t, base / name, seed, start, loss, QAT, "int8")
         onnx_model = compiled(base / name / "student.safetensors", base / name, "int8")
         row[name] = {"test": ort_accuracy(onnx_model, x, y), "fake_quant_test": m["test_accuracy"], "val": m["val_accuracy"]}
@@ -158,6 +171,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default=os.environ.get("EDGEKD_BENCH", "/tmp/edgekd-qad-bench"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--methods", nargs="+", default=["fp32", "ptq", "qat", "qad"],
+                    help="With --rows-only: 'fp32 ptq', 'qat' or 'qad' (run side by side after fp32).")
+    ap.add_argument("--rows-only", action="store_true", help="Train and compile these seeds' runs, then stop "
+                                                             "(run seeds side by side; a last run without it reports).")
     args = ap.parse_args()
     import torch
 
@@ -167,8 +184,10 @@ def main() -> None:
     t = teacher(work)
     rows = []
     for s in args.seeds:
-        rows.append(seed_row(work, t, s))
+        rows.append(seed_row(work, t, s, tuple(args.methods)))
         print(json.dumps(rows[-1]), flush=True)
+    if args.rows_only:
+        return
     sp = splits()
     x = sp.x["test"].numpy()
     first = work / f"seed{args.seeds[0]}"
