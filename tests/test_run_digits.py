@@ -102,3 +102,26 @@ def test_an_option_newer_than_the_run_counts_at_its_default(digits_run, tmp_path
     (copy / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(EdgekdError, match="option 'per_op' changed"):
         edgekd.run(as_recorded, copy)
+
+
+def test_a_stage_sees_only_what_the_stages_before_it_made(tmp_path):
+    """teacher -> compile -> distill -> compile: the first compile keeps the teacher on a rerun, although the latest
+    checkpoint in the manifest is by then the student's; a rerun skips everything."""
+    from edgekd.schemas import Recipe
+
+    recipe = Recipe.model_validate({
+        "name": "two-compiles", "dataset": {"name": "digits", "image_size": 8},
+        "stages": [
+            {"stage": "teacher", "arch": {"name": "resnet", "widths": [4, 8], "blocks": [1, 1]}, "epochs": 1},
+            {"stage": "compile", "id": "teacher_onnx", "num_verify": 16},
+            {"stage": "distill", "student": {"name": "resnet", "widths": [2, 4], "blocks": [1, 1]}, "epochs": 1,
+             "loss": {"ce": 1.0}},
+            {"stage": "compile", "num_verify": 16},
+        ],
+    })
+    edgekd.run(recipe, tmp_path)
+    manifest = Manifest.load(tmp_path / "manifest.json")
+    assert [i.path for i in manifest.stages["teacher_onnx"].inputs] == ["teacher.safetensors"]
+    assert [i.path for i in manifest.stages["compile"].inputs] == ["student.safetensors"]
+    again = edgekd.run(recipe, tmp_path)
+    assert {s["status"] for s in again["stages"].values()} == {"skipped"}

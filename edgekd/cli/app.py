@@ -96,10 +96,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)  # SIGTERM unwinds like Ctrl-C: temp files are removed
     try:
         rc = app(standalone_mode=False)
-    except EdgekdError as e:
+    except EdgekdError as e:  # bad input (2), or a failed gate (GateFailure: 1)
         if state["debug"]:
             raise
-        _fail(str(e), USAGE)
+        _fail(str(e), getattr(e, "exit_code", USAGE))
     except (KeyboardInterrupt, typer.Abort):
         err.print("aborted")
         sys.exit(INTERRUPTED)

@@ -95,10 +95,10 @@ def _changed(done: StageRecord, plan: _Plan, dataset: dict[str, Any], target: di
     return None
 
 
-def _stale_input(done: StageRecord, manifest: Manifest) -> str | None:
-    """The first input that is no longer the latest of its kind with the recorded hash."""
+def _stale_input(done: StageRecord, manifest: Manifest, later: frozenset[str]) -> str | None:
+    """The first input that is no longer the latest of its kind (made before the stage) with the recorded hash."""
     for ref in done.inputs:
-        now = manifest.latest(ref.kind, **ref.meta)
+        now = manifest.latest(ref.kind, exclude_stages=later, **ref.meta)
         if now is None or now.path != ref.path or now.sha256 != ref.sha256:
             return ref.path
     return None
@@ -137,17 +137,21 @@ def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool 
         _check(plans, manifest, out, dataset, target_spec)
         manifest.recipe = recipe.model_dump(mode="json")
         manifest.save(out / MANIFEST_NAME)
-        summary = {p.spec.id: _run_stage(p, recipe, target, out, dataset, target_spec) for p in plans}
+        ids = [p.spec.id for p in plans]
+        summary = {p.spec.id: _run_stage(p, recipe, target, out, dataset, target_spec, frozenset(ids[i:]))
+                   for i, p in enumerate(plans)}
     return {"out": str(out), "manifest": str(out / MANIFEST_NAME), "stages": summary}
 
 
 def _run_stage(plan: _Plan, recipe: Recipe, target: Any, out: Path, dataset: dict[str, Any],
-               target_spec: dict[str, Any]) -> dict[str, Any]:
-    """Skip, redo, resume or run one stage; record it as started before and finished after."""
+               target_spec: dict[str, Any], later: frozenset[str]) -> dict[str, Any]:
+    """Skip, redo, resume or run one stage; record it as started before and finished after.
+
+    ``later``: this stage's id and those after it; the stage sees only artifacts the stages before it made."""
     spec, manifest = plan.spec, open_manifest(out)
     done, interrupted = manifest.stages.get(spec.id), spec.id in manifest.started
     if done and not plan.forced:
-        stale = _stale_input(done, manifest)
+        stale = _stale_input(done, manifest, later)
         if stale is None and manifest.intact(out, done.artifacts):
             console.print(f"[dim]skip {spec.id}: finished, inputs and artifacts unchanged[/dim]")
             return {"status": "skipped", "metrics": done.metrics}
@@ -164,7 +168,7 @@ def _run_stage(plan: _Plan, recipe: Recipe, target: Any, out: Path, dataset: dic
     manifest.started[spec.id] = dt.datetime.now(dt.timezone.utc).isoformat()
     manifest.save(out / MANIFEST_NAME)
     ctx = StageContext(out=out, recipe=recipe, target=target, stage_id=spec.id, manifest=manifest, force=redo,
-                       resume=interrupted and not plan.forced)
+                       resume=interrupted and not plan.forced, later=later)
     t0 = time.perf_counter()
     result = STAGES.get(spec.stage).fn(ctx, plan.config)
     manifest = open_manifest(out)

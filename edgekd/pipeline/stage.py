@@ -23,6 +23,7 @@ class StageContext:
     ``force``: the stage may overwrite its own earlier outputs (forced, or redoing an interrupted or stale run).
     ``resume``: an earlier attempt of this stage was interrupted; stages that checkpoint continue from there.
     ``used``: every input the stage asked for with ``need``, and what it got.
+    ``later``: ids of this stage and the recipe's stages after it, whose artifacts ``need`` does not see.
     """
 
     out: Path
@@ -33,6 +34,7 @@ class StageContext:
     force: bool = False
     resume: bool = False
     used: list[InputRef] = field(default_factory=list)
+    later: frozenset[str] = frozenset()
 
     @cached_property
     def data(self) -> Splits:
@@ -40,7 +42,7 @@ class StageContext:
 
     def need(self, kind: str, **meta: Any) -> Artifact:
         """The latest artifact of ``kind`` from an earlier stage, or a clear error."""
-        art = self.manifest.latest(kind, **meta)
+        art = self.manifest.latest(kind, exclude_stages=self.later, **meta)
         if art is None:
             raise EdgekdError(f"stage {self.stage_id!r} needs a {kind} artifact; add a stage that makes one before it")
         self.used.append(InputRef(kind=kind, meta=meta, path=art.path, sha256=art.sha256))

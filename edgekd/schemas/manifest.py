@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from pydantic import Field
 
@@ -100,10 +100,11 @@ class Manifest(Strict):
         self.artifacts = [a for a in self.artifacts if a.path != rel] + [art]
         return art
 
-    def latest(self, kind: str, **meta: Any) -> Artifact | None:
-        """The most recently added artifact of ``kind`` whose meta matches ``meta``."""
+    def latest(self, kind: str, exclude_stages: Collection[str] = (), **meta: Any) -> Artifact | None:
+        """The most recently added artifact of ``kind`` whose meta matches ``meta``, ignoring the artifacts of
+        ``exclude_stages`` (a recipe stage looks only at what the stages before it made)."""
         for art in reversed(self.artifacts):
-            if art.kind == kind and all(art.meta.get(k) == v for k, v in meta.items()):
+            if art.kind == kind and art.stage not in exclude_stages and all(art.meta.get(k) == v for k, v in meta.items()):
                 return art
         return None
 
