@@ -101,3 +101,23 @@ def test_unmeetable_budget_names_the_fastest_candidate(teacher, tmp_path):
     fastest = min(summary["candidates"], key=lambda r: r["latency_ms"])
     assert "no candidate meets" in lines[0] and f"fastest found is {fastest['key']}" in lines[0]
     assert summary["best"] is None and not (out / "student.arch.json").exists()
+
+
+def test_predicted_latency_measures_the_calibration_set_and_the_pick(teacher, tmp_path, monkeypatch):
+    from edgekd.search import search
+
+    monkeypatch.setenv("EDGEKD_CACHE", str(tmp_path / "cache"))
+    res = search(teacher, "digits", "cpu-ort-fp32", tmp_path / "pred", space="cnn", proxy="params", sampler="random",
+                 trials=10, budget_ms=50, latency="predicted", calibration=4, choices={**CHOICES, "w1": [8, 16]},
+                 batch_size=16, top_k=1)
+    summary = json.loads((tmp_path / "pred" / "pareto.json").read_text())
+    measured = [c for c in summary["candidates"] if not c["predicted"]]
+    predicted = [c for c in summary["candidates"] if c["predicted"]]
+    assert len(measured) >= 4 and predicted, "the first candidates are measured, later ones predicted"
+    assert summary["best"]["predicted"] is False and res.latency_ms == summary["best"]["latency_ms"]  # pick re-measured
+    table = json.loads((tmp_path / "pred" / "latency_predictor.json").read_text())
+    rec = json.loads((tmp_path / "pred" / "candidates" / f"{predicted[0]['key']}.json").read_text())
+    assert all(b["block"] in table["table"] for b in rec["blocks"])
+    coef = table["coef"]
+    want = coef[0] * sum(table["table"][b["block"]] for b in rec["blocks"]) + coef[1] * len(rec["blocks"]) + coef[2]
+    assert predicted[0]["latency_ms"] == pytest.approx(want)

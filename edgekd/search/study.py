@@ -6,6 +6,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,10 +35,12 @@ def storage_for(url: str | None, out: Path) -> optuna.storages.BaseStorage:
 def sampler_for(cfg: SearchConfig) -> optuna.samplers.BaseSampler:
     """NSGA-II over (proxy up, latency down) with the constraints, TPE, or random; seeded (a worker adds its index)."""
     constraints = lambda t: t.user_attrs.get("constraints", [0.0])  # noqa: E731
-    if cfg.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(population_size=cfg.population, seed=cfg.seed, constraints_func=constraints)
-    if cfg.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=cfg.seed, constraints_func=constraints)
+    with warnings.catch_warnings():  # constraints_func is marked experimental in Optuna 4
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if cfg.sampler == "nsga2":
+            return optuna.samplers.NSGAIISampler(population_size=cfg.population, seed=cfg.seed, constraints_func=constraints)
+        if cfg.sampler == "tpe":
+            return optuna.samplers.TPESampler(seed=cfg.seed, constraints_func=constraints)
     return optuna.samplers.RandomSampler(seed=cfg.seed)
 
 
