@@ -18,7 +18,7 @@ def search_command(
     budget_ms: float = typer.Option(None, "--budget-ms", min=0.0, help="Latency budget, ms (default: the target's p90 budget)."),
     budget_ratio: float = typer.Option(None, "--budget-ratio", min=0.0, help="Budget as a share of the teacher's latency."),
     space: str = typer.Option("mobile", "--space", help="cnn, mobile or transformer."),
-    proxy: str = typer.Option("diswot", "--proxy", help="diswot, naswot, synflow, grad_norm, params, flops or random."),
+    proxy: str = typer.Option("naswot", "--proxy", help="naswot, diswot, synflow, grad_norm, params, flops or random."),
     trials: int = typer.Option(None, "--trials", "-n", min=1, help="Trials in the study (all workers together)."),
     workers: int = typer.Option(None, "--workers", "-w", min=1, help="Worker processes sharing the study."),
     storage: str = typer.Option(None, "--storage", help="Optuna storage URL or journal *.log (default OUT/study.db)."),

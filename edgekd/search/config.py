@@ -13,7 +13,8 @@ class SearchConfig(Strict):
     space: str = Field("mobile", description="Search space: cnn, mobile or transformer (edgekd.search.SPACES).")
     choices: dict[str, list[int | float | str | bool]] | None = Field(
         None, description="Override the choices of some of the space's parameters, e.g. {stem_stride: [2]}.")
-    proxy: str = Field("diswot", description="Score of a candidate at initialisation (edgekd.search.PROXIES).")
+    proxy: str = Field("naswot", description="Score of a candidate at initialisation (edgekd.search.PROXIES); default: "
+                                             "the proxy whose picks distilled best (benchmarks/search_proxies.py).")
     budget_ms: float | None = Field(None, gt=0, description="Latency budget, ms; default: the target's p90 budget.")
     budget_ratio: float | None = Field(None, gt=0, description="Budget as a share of the teacher's latency measured "
                                                                "the same way (0.1 = ten times faster); overrides budget_ms.")
