@@ -63,8 +63,8 @@ def parse_spec(spec: LossSpec) -> dict[str, tuple[float, dict[str, Any]]]:
         weight = kwargs.pop("weight", 1.0)
         if not isinstance(weight, (int, float)) or isinstance(weight, bool):
             raise EdgekdError(f"loss {name!r}: weight must be a number, got {weight!r}")
-        if weight < 0:
-            raise EdgekdError(f"loss {name!r}: weight must be >= 0, got {weight}; a negative weight would maximise the loss")
+        if not weight >= 0 or weight == float("inf"):  # also NaN
+            raise EdgekdError(f"loss {name!r}: weight must be a finite number >= 0, got {weight}; a negative weight would maximise the loss")
         out[name] = (float(weight), kwargs)
     return out
 
