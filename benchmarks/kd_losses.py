@@ -30,6 +30,7 @@ METHODS: dict[str, dict[str, Any]] = {
     "labels only": {"ce": 1.0},
     "KD": {"ce": 1.0, "kd": KD},
     "DKD": {"ce": 1.0, "dkd": {"alpha": 1.0, "beta": 8.0, "temperature": 4.0, "warmup": 20}},
+    "DKD, no warm-up": {"ce": 1.0, "dkd": {"alpha": 1.0, "beta": 8.0, "temperature": 4.0, "warmup": 0}},
     "DIST": {"ce": 1.0, "dist": {"beta": 2.0, "gamma": 2.0, "temperature": 4.0}},
     "RKD + KD": {"ce": 1.0, "kd": KD, "rkd": {"weight": 1.0, "student": "pool", "teacher": "pool"}},
     "FitNets + KD": {"ce": 1.0, "kd": KD, "fitnet": {"weight": 1.0, "student": "layers.1", "teacher": "layers.1"}},
