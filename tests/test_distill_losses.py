@@ -340,13 +340,15 @@ def test_token_inputs_give_the_losses_an_attention_mask() -> None:
 
 
 @pytest.mark.parametrize("spec,message", [
-    ({"kd": -0.5}, "loss 'kd': weight must be >= 0"),
-    ({"kd": {"temperature": 0}}, "loss 'kd': temperature must be a number > 0"),
-    ({"dkd": {"beta": -1}}, "loss 'dkd': beta must be a number >= 0"),
-    ({"dkd": {"warmup": -2}}, "loss 'dkd': warmup must be a number >= 0"),
-    ({"dist": {"temperature": -1}}, "loss 'dist': temperature must be a number > 0"),
-    ({"rkd": {"angle": -1}}, "loss 'rkd': angle must be a number >= 0"),
-    ({"at": {"student": "a", "teacher": "b", "beta": -1}}, "loss 'at': beta must be a number >= 0"),
+    ({"kd": -0.5}, "loss 'kd': weight must be a finite number >= 0"),
+    ({"kd": {"temperature": 0}}, "loss 'kd': temperature must be a finite number > 0"),
+    ({"dkd": {"beta": -1}}, "loss 'dkd': beta must be a finite number >= 0"),
+    ({"dkd": {"warmup": -2}}, "loss 'dkd': warmup must be a finite number >= 0"),
+    ({"kd": {"temperature": float("nan")}}, "loss 'kd': temperature must be a finite number > 0"),
+    ({"dkd": {"alpha": float("inf")}}, "loss 'dkd': alpha must be a finite number >= 0"),
+    ({"dist": {"temperature": -1}}, "loss 'dist': temperature must be a finite number > 0"),
+    ({"rkd": {"angle": -1}}, "loss 'rkd': angle must be a finite number >= 0"),
+    ({"at": {"student": "a", "teacher": "b", "beta": -1}}, "loss 'at': beta must be a finite number >= 0"),
     ({"minilm": {"student": "a", "teacher": "b", "heads": 0}}, "loss 'minilm': heads must be an integer >= 1"),
     ({"ce": {"label_smoothing": 1.0}}, "loss 'ce': label_smoothing must be in"),
     ({"feature": {"student": "a", "teacher": "b", "kind": "l1"}}, "loss 'feature': kind must be"),

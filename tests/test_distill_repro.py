@@ -101,7 +101,7 @@ def test_impossible_teacher_options_are_one_line_errors(tmp_path: Path, change: 
 
 def test_impossible_distill_options_are_one_line_errors(tmp_path: Path) -> None:
     for kwargs, message in (({"epochs": 0}, "distill options: epochs: Input should be greater than or equal to 1"),
-                            ({"loss": {"ce": 1.0, "kd": -1.0}}, "loss 'kd': weight must be >= 0")):
+                            ({"loss": {"ce": 1.0, "kd": -1.0}}, "loss 'kd': weight must be a finite number >= 0")):
         with pytest.raises(EdgekdError, match=message):
             edgekd.distill(tmp_path / "t.safetensors", data="digits", out=tmp_path / "s", **kwargs)
     with pytest.raises(EdgekdError, match="student width factor must be a number in \\(0, 4\\]"):
@@ -113,4 +113,4 @@ def test_cli_rejects_a_negative_loss_weight_in_one_line(tmp_path: Path) -> None:
                           "--out", str(tmp_path / "s")], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "EDGEKD_CACHE": str(tmp_path / "cache")})
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
-        "error: loss 'dkd': weight must be >= 0, got -2; a negative weight would maximise the loss"]
+        "error: loss 'dkd': weight must be a finite number >= 0, got -2; a negative weight would maximise the loss"]

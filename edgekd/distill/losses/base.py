@@ -56,17 +56,17 @@ LOSSES: Registry[type[DistillLoss]] = Registry("loss")
 
 
 def check_options(loss: str, **values: float) -> None:
-    """One-line error for a negative option (weights, temperatures and the like must be >= 0)."""
+    """One-line error for a negative, NaN or infinite option (coefficients must be finite and >= 0)."""
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise EdgekdError(f"loss {loss!r}: {name} must be a number >= 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            raise EdgekdError(f"loss {loss!r}: {name} must be a finite number >= 0, got {value!r}")
 
 
 def check_positive(loss: str, **values: float) -> None:
     """One-line error for an option that must be > 0 (a temperature, an exponent)."""
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise EdgekdError(f"loss {loss!r}: {name} must be a number > 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise EdgekdError(f"loss {loss!r}: {name} must be a finite number > 0, got {value!r}")
 
 
 def flat(x: torch.Tensor) -> torch.Tensor:
