@@ -44,6 +44,15 @@ def check_file(path: str | Path, what: str) -> Path:
     return path
 
 
+def check_out_dir(path: str | Path) -> Path:
+    """An output directory path that is a directory or does not exist yet (a file in its place is refused)."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            raise EdgekdError(f"output directory {path}: {p} is a file; choose another --out")
+    return path
+
+
 def read_config_text(path: str | Path, what: str) -> str:
     """UTF-8 text of a config file no larger than MAX_CONFIG_BYTES."""
     path = Path(path)
@@ -164,6 +173,7 @@ def check_model_file(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         if (path / "config.json").is_file():
+            parse_json(read_config_text(path / "config.json", "Hugging Face config"), str(path / "config.json"))
             return path
         raise EdgekdError(f"{path} is a directory without config.json; pass a model file or a Hugging Face model directory")
     check_file(path, "model")

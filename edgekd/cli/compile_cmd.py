@@ -14,9 +14,13 @@ def _tolerance(text: str | None) -> dict[str, float] | None:
     if not text:
         return None
     try:
-        return {k.strip(): float(v) for k, v in (part.split("=", 1) for part in text.split(",") if part.strip())}
+        values = {k.strip(): float(v) for k, v in (part.split("=", 1) for part in text.split(",") if part.strip())}
     except ValueError:
         raise typer.BadParameter("--tol takes key=value pairs, e.g. min_cosine=0.999,min_top1_agreement=0.98") from None
+    from edgekd.export.verify import Tolerance
+    from edgekd.schemas.base import check_overrides
+
+    return check_overrides(Tolerance, values, "--tol")
 
 
 def compile_command(

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from edgekd.cli.common import emit_json, out
+from edgekd.cli.common import distinct_models, emit_json, out
 from edgekd.errors import EdgekdError
 
 GRAPH_OPT = ("disable", "basic", "extended", "all")
@@ -99,6 +99,7 @@ def profile_command(
 
     if len(models) > 2:
         raise EdgekdError(f"got {len(models)} models; pass one to profile or two to compare")
+    distinct_models(models)
     _check_positive({"--runs": runs, "--threads": threads, "--timeout": timeout})
     for flag, value in {"--duration": duration, "--warmup-ms": warmup_ms}.items():
         if value < 0:

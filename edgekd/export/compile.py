@@ -24,6 +24,7 @@ from edgekd.export.trt_lint import lint
 from edgekd.export.verify import TOLERANCES, Tolerance, tolerance_for, verify_outputs
 from edgekd.fsutil import write_json
 from edgekd.fsutil import scratch_dir
+from edgekd.inputs import check_out_dir, check_samples
 from edgekd.manifest_io import guard_outputs, publish
 from edgekd.onnx_files import model_files
 from edgekd.quant.calibration import Arrays, as_arrays, calibration_method, take
@@ -94,7 +95,8 @@ def _arrays(data: Any, names: list[str], src: Source, what: str) -> Arrays | Non
         if src.encode is None:
             raise EdgekdError(f"{what} is text, but {src.stem} has no tokenizer; give real inputs as .npz arrays")
         return src.encode(list(data))
-    return as_arrays(data, names)
+    onnx_specs = io_signature(src.onnx)[0] if src.onnx else None
+    return check_samples(as_arrays(data, names), onnx_specs or src.inputs, what, batch_axis=onnx_specs is not None)
 
 
 def _speed_notes(tgt: Target, speed: dict[str, Any]) -> list[str]:
@@ -145,7 +147,7 @@ def compile(
     ``tolerance`` (per-precision defaults in ``TOLERANCES``; a dict overrides single fields).
     """
     tgt = get_target(target)
-    precision = precision or tgt.precision
+    precision = tgt.precision if precision is None else precision
     if precision not in TOLERANCES:
         raise EdgekdError(f"precision {precision!r} is not supported; use one of {', '.join(TOLERANCES)}")
     calibration_method(calib_method)
@@ -160,7 +162,7 @@ def compile(
     dynamic = precision == "int8" and calib is None and transformer
     if precision == "int8" and calib is None and samples is None and not (dynamic or native):
         raise EdgekdError("int8 needs calibration data: pass --calib FILE.npz of real inputs (or compile fp16)")
-    out = Path(out)
+    out = check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     work = scratch_dir(out, "compile")
     try:

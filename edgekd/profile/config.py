@@ -26,5 +26,5 @@ class RuntimeOptions(Strict):
 
     graph_optimization: Literal["disable", "basic", "extended", "all"] = Field(
         "all", description="ONNX Runtime graph optimisation level.")
-    threads: int | None = Field(None, ge=1, description="Intra-op threads; None: the target's, else the runtime's default.")
+    threads: int | None = Field(None, ge=1, le=1024, description="Intra-op threads (at most 1024); None: the target's, else the runtime's default.")
     inter_op_threads: int = Field(1, ge=1, description="Inter-op threads (ONNX Runtime).")

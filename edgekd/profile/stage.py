@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from edgekd.pipeline.stage import StageContext, StageResult, stage
@@ -10,7 +12,7 @@ from edgekd.profile.config import MeasureConfig
 
 
 class ProfileStageConfig(MeasureConfig):
-    batch_sizes: list[int] | None = Field(None, description="Default: the target's batch sizes.")
+    batch_sizes: list[Annotated[int, Field(ge=1, le=65536)]] | None = Field(None, description="Default: the target's batch sizes.")
     per_op: bool = Field(True, description="Add a per-op breakdown from a separate profiling run.")
 
 

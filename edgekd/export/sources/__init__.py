@@ -7,6 +7,7 @@ from pathlib import Path
 from edgekd.errors import EdgekdError
 from edgekd.export.sources.base import SOURCES, InputSpec, Source, SourceLoader, SourceOptions
 from edgekd.export.sources import checkpoint, factory, huggingface, onnx_file, qad, torch_program  # noqa: F401
+from edgekd.inputs import check_model_file
 
 ORDER = ("factory", "qad", "checkpoint", "torch-export", "huggingface", "onnx")
 
@@ -14,8 +15,8 @@ ORDER = ("factory", "qad", "checkpoint", "torch-export", "huggingface", "onnx")
 def find_loader(path: str | Path, opts: SourceOptions) -> SourceLoader:
     """The first registered loader that accepts ``path`` (nothing is loaded yet)."""
     path = Path(path)
-    if opts.factory is None and not path.exists():
-        raise EdgekdError(f"model not found: {path}")
+    if opts.factory is None:
+        check_model_file(path)
     for name in [*ORDER, *(n for n in SOURCES.names() if n not in ORDER)]:
         loader = SOURCES.get(name)
         if loader.matches(path, opts):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgekd.inputs import check_array_budget
 from edgekd.quant.calibration import Arrays, batches
 from edgekd.registry import Registry
 
@@ -44,8 +45,8 @@ class Source:
     ``quantize_ops`` limits int8 to these op types (None: all ORT supports); ``classifier``: (N, C) logits out.
     ``make_inputs(n, seed)`` (when set) draws inputs the way the exporter knows them (shapes, value ranges),
     described by ``inputs_from``; ``encode(texts)`` turns sentences into model inputs with the model's tokenizer.
-    """
     ``quantization(model, inputs)``, set by sources that are already int8 (QAD), reports on the compiled QDQ model.
+    """
 
     kind: str
     stem: str
@@ -61,11 +62,12 @@ class Source:
     make_inputs: Callable[[int, int], Arrays] | None = None
     inputs_from: str = "random inputs (standard normal floats; integers below each input's bound)"
     encode: Callable[[list[str]], Arrays] | None = None
-
     quantization: Callable[[Path, Arrays], dict[str, Any]] | None = None
+
     def random_inputs(self, n: int, seed: int = 0) -> Arrays:
         """``n`` random samples per input from ``make_inputs``, else standard normal floats and integers
         uniform below ``high``."""
+        check_array_budget([(n, *s.shape) for s in self.inputs], 8, f"{n} random samples")
         if self.make_inputs is not None:
             return self.make_inputs(n, seed)
         rng = np.random.default_rng(seed)
