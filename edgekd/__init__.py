@@ -1,7 +1,8 @@
 """edgekd: turn a trained teacher into a verified, profiled tiny student for a named edge device.
 
-The public API mirrors the CLI: ``edgekd.compile``, ``edgekd.profile``, ``edgekd.compare``, ``edgekd.distill``, ``edgekd.run``,
-``edgekd.train_teacher``, ``edgekd.get_target``, ``edgekd.list_targets``.
+The public API mirrors the CLI: ``edgekd.search``, ``edgekd.distill``, ``edgekd.compile``, ``edgekd.profile``,
+``edgekd.compare``, ``edgekd.package``, ``edgekd.check``, ``edgekd.verify``, ``edgekd.run``, ``edgekd.train_teacher``,
+``edgekd.get_target``, ``edgekd.list_targets``.
 
 Every public name loads its module on first use (``EXPORTS`` maps it to ``"module:attribute"``), so ``import edgekd``
 imports no torch, onnx or onnxruntime and the CLI's ``--version`` and ``--help`` answer at once. Adding a public
@@ -18,15 +19,19 @@ from typing import Any
 __version__ = "0.1.0"
 
 EXPORTS: dict[str, str] = {
+    "check": "edgekd.package.gates:check",
     "compare": "edgekd.profile.compare:compare",
     "compile": "edgekd.export.compile:compile",
     "distill": "edgekd.distill.api:distill",
     "get_target": "edgekd.targets:get_target",
     "list_targets": "edgekd.targets:list_targets",
     "load_recipe": "edgekd.pipeline.runner:load_recipe",
+    "package": "edgekd.package.api:package",
     "profile": "edgekd.profile.api:profile",
     "run": "edgekd.pipeline.runner:run",
+    "search": "edgekd.search.api:search",
     "train_teacher": "edgekd.distill.teacher:train_teacher",
+    "verify": "edgekd.package.verify:verify",
 }
 
 __all__ = ["__version__", *sorted(EXPORTS)]
