@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
 from edgekd.distill.api import DistillConfig, distill
+from edgekd.manifest_io import record
 from edgekd.pipeline.stage import StageContext, StageResult, stage
 
 
@@ -24,7 +26,8 @@ class QadStageConfig(DistillConfig):
 
 @stage("qad", QadStageConfig)
 def qad_stage(ctx: StageContext, cfg: QadStageConfig) -> StageResult:
-    """Teacher + latest student -> ``<name>.safetensors`` (QAD), which a later ``compile`` stage takes at int8."""
+    """Teacher + latest student -> ``<name>/<name>.safetensors`` (QAD), recorded in the run's manifest as the latest
+    student checkpoint, which a later ``compile`` stage takes at int8."""
     teacher = ctx.path(ctx.need("checkpoint", role="teacher"))
     updates: dict[str, Any] = {}
     if cfg.student is None:
@@ -34,5 +37,10 @@ def qad_stage(ctx: StageContext, cfg: QadStageConfig) -> StageResult:
     if cfg.qat.target is None:
         updates["qat"] = cfg.qat.model_copy(update={"target": ctx.recipe.target})
     options = DistillConfig.model_validate({**cfg.model_copy(update=updates).model_dump(), "quantize": "int8"})
-    res = distill(teacher, data=ctx.data, out=ctx.out, config=options, force=ctx.force, stage=ctx.stage_id)
+    sub = ctx.out / cfg.name  # its own resumable state and metrics.jsonl, apart from the fp32 student's
+    res = distill(teacher, data=ctx.data, out=sub, config=options, force=ctx.force, stage=ctx.stage_id)
+    record(ctx.out, ctx.stage_id, [(Path(res.checkpoint), "checkpoint",
+                                    {"meta": {"role": "student", "params": res.params, "quantize": "int8"}}),
+                                   (sub / f"{cfg.name}.metrics.json", "metrics", {})],
+           options=options.model_dump(mode="json"))
     return StageResult(metrics={k: v for k, v in res.to_dict().items() if k != "checkpoint"})
