@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from edgekd.data import Splits
 from edgekd.distill.api import DistillConfig, can_resume, distill
-from edgekd.distill.teacher import TeacherConfig, train_teacher
+from edgekd.distill.losses import build_criterion
+from edgekd.distill.teacher import TeacherConfig, complete_arch, train_teacher
 from edgekd.pipeline.stage import StageContext, StageResult, stage
 
 
-@stage("teacher", TeacherConfig)
+def _check_arch(arch: dict[str, Any], splits: Splits) -> None:
+    """Build ``arch`` for ``splits`` on torch's meta device: sizes and parameter limits checked, nothing allocated."""
+    import torch
+
+    from edgekd.models import build_model
+
+    with torch.device("meta"):
+        build_model(complete_arch(arch, splits))
+
+
+def check_teacher(cfg: TeacherConfig, splits: Splits) -> None:
+    _check_arch(cfg.arch, splits)
+
+
+def check_distill(cfg: DistillConfig, splits: Splits) -> None:
+    build_criterion(cfg.loss)
+    if isinstance(cfg.student, dict) and "name" in cfg.student:
+        _check_arch(cfg.student, splits)
+
+
+@stage("teacher", TeacherConfig, check=check_teacher)
 def teacher_stage(ctx: StageContext, cfg: TeacherConfig) -> StageResult:
     res = train_teacher(ctx.data, cfg, ctx.out, force=ctx.force, stage=ctx.stage_id)
     return StageResult(metrics={k: v for k, v in res.items() if k != "checkpoint"})
 
 
-@stage("distill", DistillConfig)
+@stage("distill", DistillConfig, check=check_distill)
 def distill_stage(ctx: StageContext, cfg: DistillConfig) -> StageResult:
     """The latest teacher checkpoint -> ``<name>.safetensors``, which later stages take as the latest checkpoint."""
     teacher = ctx.path(ctx.need("checkpoint", role="teacher"))

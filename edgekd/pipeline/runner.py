@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel
 
-from edgekd.data import DATASETS
+from edgekd.data import DATASETS, Splits, load_dataset
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import dir_lock
 from edgekd.manifest_io import open_manifest
@@ -104,6 +104,14 @@ def _stale_input(done: StageRecord, manifest: Manifest, later: frozenset[str]) -
     return None
 
 
+def _preflight(plans: list[_Plan], splits: Splits) -> None:
+    """Each stage's own checks of its options against the data (arch sizes, loss weights) before anything runs."""
+    for plan in plans:
+        check = STAGES.get(plan.spec.stage).check
+        if check is not None:
+            check(plan.config, splits)
+
+
 def _check(plans: list[_Plan], manifest: Manifest, out: Path, dataset: dict[str, Any], target: dict[str, Any]) -> None:
     """Refuse before writing anything: a finished stage the recipe now asks for differently, without --force."""
     for plan in plans:
@@ -131,6 +139,8 @@ def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool 
         raise EdgekdError(f"--out {out} is a file, not a directory; choose another --out")
     forced = _force_set(force, [s.id for s in recipe.stages])
     plans = [_Plan(s, c, c.model_dump(mode="json"), s.id in forced) for s, c in zip(recipe.stages, configs)]
+    splits = load_dataset(recipe.dataset)
+    _preflight(plans, splits)
     dataset, target_spec = recipe.dataset.model_dump(mode="json"), target.model_dump(mode="json")
     with dir_lock(out, on_wait=lambda msg: console.print(f"[dim]{msg}[/dim]")):
         manifest = open_manifest(out, force=bool(forced))
@@ -138,13 +148,13 @@ def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool 
         manifest.recipe = recipe.model_dump(mode="json")
         manifest.save(out / MANIFEST_NAME)
         ids = [p.spec.id for p in plans]
-        summary = {p.spec.id: _run_stage(p, recipe, target, out, dataset, target_spec, frozenset(ids[i:]))
+        summary = {p.spec.id: _run_stage(p, recipe, target, out, dataset, target_spec, frozenset(ids[i:]), splits)
                    for i, p in enumerate(plans)}
     return {"out": str(out), "manifest": str(out / MANIFEST_NAME), "stages": summary}
 
 
 def _run_stage(plan: _Plan, recipe: Recipe, target: Any, out: Path, dataset: dict[str, Any],
-               target_spec: dict[str, Any], later: frozenset[str]) -> dict[str, Any]:
+               target_spec: dict[str, Any], later: frozenset[str], splits: Splits) -> dict[str, Any]:
     """Skip, redo, resume or run one stage; record it as started before and finished after.
 
     ``later``: this stage's id and those after it; the stage sees only artifacts the stages before it made."""
@@ -167,7 +177,7 @@ def _run_stage(plan: _Plan, recipe: Recipe, target: Any, out: Path, dataset: dic
     manifest.stages.pop(spec.id, None)
     manifest.started[spec.id] = dt.datetime.now(dt.timezone.utc).isoformat()
     manifest.save(out / MANIFEST_NAME)
-    ctx = StageContext(out=out, recipe=recipe, target=target, stage_id=spec.id, manifest=manifest, force=redo,
+    ctx = StageContext(out=out, recipe=recipe, data=splits, target=target, stage_id=spec.id, manifest=manifest, force=redo,
                        resume=interrupted and not plan.forced, later=later)
     t0 = time.perf_counter()
     result = STAGES.get(spec.stage).fn(ctx, plan.config)

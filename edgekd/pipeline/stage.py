@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from edgekd.data import Splits, load_dataset
+from edgekd.data import Splits
 from edgekd.errors import EdgekdError
 from edgekd.registry import Registry
 from edgekd.schemas import Artifact, Manifest, Recipe, Target
@@ -28,6 +27,7 @@ class StageContext:
 
     out: Path
     recipe: Recipe
+    data: Splits
     target: Target
     stage_id: str
     manifest: Manifest
@@ -35,10 +35,6 @@ class StageContext:
     resume: bool = False
     used: list[InputRef] = field(default_factory=list)
     later: frozenset[str] = frozenset()
-
-    @cached_property
-    def data(self) -> Splits:
-        return load_dataset(self.recipe.dataset)
 
     def need(self, kind: str, **meta: Any) -> Artifact:
         """The latest artifact of ``kind`` from an earlier stage, or a clear error."""
@@ -59,21 +55,28 @@ class StageResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+CheckFn = Callable[[Any, Splits], None]
+
+
 @dataclass
 class StageDef:
+    """A recipe stage: its options model, its function, and an optional ``check(cfg, splits)`` that the runner
+    calls for every stage before any stage runs (raising EdgekdError on options the schema cannot judge alone)."""
+
     name: str
     config: type[BaseModel]
     fn: Callable[[StageContext, Any], StageResult]
+    check: CheckFn | None = None
 
 
 STAGES: Registry[StageDef] = Registry("stage")
 
 
-def stage(name: str, config: type[BaseModel]) -> Callable[[Callable], Callable]:
+def stage(name: str, config: type[BaseModel], check: CheckFn | None = None) -> Callable[[Callable], Callable]:
     """Register ``fn(ctx, cfg) -> StageResult`` as recipe stage ``name`` with options model ``config``."""
 
     def add(fn: Callable[[StageContext, Any], StageResult]) -> Callable:
-        STAGES.register(name)(StageDef(name, config, fn))
+        STAGES.register(name)(StageDef(name, config, fn, check))
         return fn
 
     return add

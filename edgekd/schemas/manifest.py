@@ -82,6 +82,9 @@ class Manifest(Strict):
             data = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise EdgekdError(f"cannot read manifest {path}: {err}") from None
+        if not isinstance(data, dict):
+            raise EdgekdError(f"{path}: not an edgekd manifest (a JSON {type(data).__name__}, not an object); "
+                              "rerun with --force to start a new one")
         if data.get("version") != MANIFEST_VERSION:
             raise EdgekdError(f"{path}: manifest version {data.get('version')} is not {MANIFEST_VERSION}; rerun with --force")
         return validate(cls, data, str(path))

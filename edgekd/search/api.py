@@ -161,11 +161,11 @@ def search(teacher: str | Path, data: str | Path | DatasetSpec | Splits = "digit
     tgt, teacher, out = get_target(target), Path(teacher), Path(out)
     if not teacher.is_file():
         raise EdgekdError(f"teacher checkpoint not found: {teacher}")
+    objective, _ = _setup(teacher, data, tgt, cfg, out)  # checks teacher, data, space and proxy before any write
     out.mkdir(parents=True, exist_ok=True)
     _guard(out, cfg, force)
     for stale in out.glob("worker-*.error"):
         stale.unlink()
-    objective, _ = _setup(teacher, data, tgt, cfg, out)
     study = open_study(cfg, out)
     fail_stale_trials(study)
     ctx = multiprocessing.get_context("spawn")
