@@ -24,8 +24,9 @@ def _works(python: Path) -> bool:
 
 
 @pytest.fixture(scope="session")
-def agent_python(pytestconfig: pytest.Config) -> Path:
-    venv = Path(pytestconfig.cache.mkdir("edgekd-agent-venv")) / "venv"
+def agent_python(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = getattr(pytestconfig, "cache", None)  # None under -p no:cacheprovider: build it afresh
+    venv = (Path(cache.mkdir("edgekd-agent-venv")) if cache else tmp_path_factory.mktemp("agent")) / "venv"
     python = venv / "bin" / "python"
     if not _works(python):
         shutil.rmtree(venv, ignore_errors=True)

@@ -44,14 +44,16 @@ class Quantization(Strict):
     """int8 types and options for this target's runtime and CPU; unset fields take the runtime's default.
 
     Defaults: ONNX Runtime on CPU uses uint8 activations with int8 weights (U8S8), the fast kernels on x86-64
-    without VNNI; TensorRT uses int8 activations symmetric about 0 (S8S8, zero-point 0), which it requires.
+    without VNNI, with 7-bit weights (reduce_range) so that AVX2's pairwise u8*s8 sums cannot saturate; TensorRT
+    uses int8 activations symmetric about 0 (S8S8, zero-point 0), which it requires.
     """
 
     activation_type: Literal["uint8", "int8"] | None = Field(None, description="Activation integer type.")
     weight_type: Literal["int8", "uint8"] = Field("int8", description="Weight integer type.")
     symmetric_activations: bool | None = Field(None, description="Activation ranges symmetric about 0 (zero-point 0).")
     per_channel: bool = Field(True, description="One weight scale per output channel.")
-    reduce_range: bool = Field(False, description="7-bit weights, against u8*s8 overflow on x86 CPUs without VNNI.")
+    reduce_range: bool | None = Field(None, description="7-bit weights, against u8*s8 overflow on x86 CPUs without "
+                                                       "VNNI (default: on with uint8 activations).")
 
 
 class Target(Strict):
@@ -96,6 +98,8 @@ class Target(Strict):
             q["activation_type"] = "int8" if trt else "uint8"
         if q["symmetric_activations"] is None:
             q["symmetric_activations"] = trt
+        if q["reduce_range"] is None:  # ONNX Runtime's advice for U8S8 on x86-64 without VNNI: AVX2 sums saturate
+            q["reduce_range"] = q["activation_type"] == "uint8" and q["weight_type"] == "int8"
         return q
 
     @model_validator(mode="after")

@@ -18,16 +18,15 @@ DEFAULT_TARGET = "cpu-ort-int8"
 def target_scheme(target: str | None, reduce_range: bool | None = None) -> QuantScheme:
     """The int8 scheme of ``target`` (name or YAML path; None: cpu-ort-int8) from its ``quantization`` options.
 
-    ``reduce_range`` None: the target's, or on for ONNX Runtime CPU targets with uint8 activations (see QatOptions).
+    ``reduce_range`` None: the target's (``Target.int8_options``: on with uint8 activations; see QatOptions).
     """
     from edgekd.targets import get_target
 
     tgt = get_target(target or DEFAULT_TARGET)
     opts = tgt.int8_options()
-    if reduce_range is None:
-        reduce_range = bool(opts.get("reduce_range")) or (tgt.runtime == "onnxruntime" and tgt.device == "cpu"
-                                                          and opts["activation_type"] == "uint8")
-    return scheme_for({**opts, "reduce_range": reduce_range}, tgt.runtime == "tensorrt")
+    if reduce_range is not None:
+        opts["reduce_range"] = reduce_range
+    return scheme_for(opts, tgt.runtime == "tensorrt")
 
 
 def quantized_student(model: nn.Module, feature_paths: list[str], x: torch.Tensor, options: QatOptions, epochs: int,
