@@ -52,7 +52,8 @@ def scratch_dir(parent: str | Path, what: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".edgekd-{what}-{os.getpid()}-", dir=parent))
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while a process with ``pid`` exists (also when it belongs to another user)."""
     try:
         os.kill(pid, 0)
     except OSError as e:
@@ -68,7 +69,7 @@ def clean_stale(directory: str | Path) -> list[str]:
         if not m:
             continue
         pid = int(m.group("dir_pid") or m.group("file_pid"))
-        if pid == os.getpid() or _alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue
         shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
         removed.append(entry.name)

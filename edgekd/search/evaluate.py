@@ -25,19 +25,10 @@ from edgekd.models import build_model, count_params
 from edgekd.search.latency import LatencyCache, example_inputs, measure_blocks, measure_model
 from edgekd.search.proxies import PROXIES, ProxyBatch
 from edgekd.search.proxies.size import count_flops
+from edgekd.fsutil import pid_alive
 
 CLAIM_TIMEOUT_S = 1800.0
 EVALUATIONS = "evaluations.jsonl"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def activation_peak_bytes(model: nn.Module, x: torch.Tensor) -> int:
@@ -130,5 +121,5 @@ class Evaluator:
             host, pid = claim.read_text().split()
         except (OSError, ValueError):
             return
-        if host == socket.gethostname() and not _alive(int(pid)):
+        if host == socket.gethostname() and not pid_alive(int(pid)):
             claim.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from edgekd.search.config import SearchConfig
 from edgekd.search.evaluate import Evaluator
 from edgekd.search.predictor import LatencyPredictor
 from edgekd.search.spaces import SearchSpace, arch_key
+from edgekd.fsutil import pid_alive
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -68,20 +69,10 @@ def fail_stale_trials(study: optuna.Study) -> int:
     failed = 0
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         host, pid = t.user_attrs.get("host"), t.user_attrs.get("pid")
-        if host == socket.gethostname() and pid is not None and not _alive(int(pid)):
+        if host == socket.gethostname() and pid is not None and not pid_alive(int(pid)):
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
             failed += 1
     return failed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def completed(study: optuna.Study) -> int:
