@@ -97,8 +97,9 @@ def run_copy(finished, tmp_path) -> Path:
 @pytest.mark.parametrize("stage,sig", [("teacher", signal.SIGINT), ("distill", signal.SIGKILL)])
 def test_interrupted_run_resumes_to_the_same_models(finished, tmp_path, stage, sig):
     out = tmp_path / "run"
-    res = _interrupt_when(["run", str(_recipe(tmp_path)), "--out", str(out)], f"stage {stage}", sig,
-                          delay=0.0 if stage == "compile" else 1.0)
+    marker = f"stage {stage}" if stage == "teacher" else out / "last.state.pt"  # distill: after its first epoch
+    res = _interrupt_when(["run", str(_recipe(tmp_path)), "--out", str(out)], marker, sig,
+                          delay=1.0 if stage == "teacher" else 0.0)
     if sig == signal.SIGINT:
         assert res.returncode == 130, res.stderr
         assert res.stderr.rstrip().splitlines()[-1] == "aborted" and "Traceback" not in res.stderr
