@@ -60,8 +60,9 @@ def test_two_workers_share_one_study_and_never_evaluate_a_candidate_twice(teache
     assert len(keys) == len(set(keys)), "a candidate was evaluated twice"
     assert set(keys) == {t.user_attrs["arch_key"] for t in done}
     assert len(keys) < len(done)  # repeats were served from the shared records
-    assert len({t.user_attrs["pid"] for t in done}) == 2, "both workers ran trials"
-    assert {p.pid for p in procs} == {t.user_attrs["pid"] for t in done}
+    pids = {int(t.user_attrs["worker"].rpartition(":")[2]) for t in done}
+    assert len(pids) == 2, "both workers ran trials"
+    assert {p.pid for p in procs} == pids
     best = json.loads(results[0][0])
     assert best["params"] == max(json.loads((out / "candidates" / f"{k}.json").read_text())["params"] for k in keys)
 

@@ -68,8 +68,8 @@ def fail_stale_trials(study: optuna.Study) -> int:
     """Mark RUNNING trials whose worker ran on this host and is gone (a killed search) as FAIL; their count."""
     failed = 0
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        host, pid = t.user_attrs.get("host"), t.user_attrs.get("pid")
-        if host == socket.gethostname() and pid is not None and not pid_alive(int(pid)):
+        host, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")  # one write: never half-recorded
+        if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
             failed += 1
     return failed
@@ -126,8 +126,7 @@ class Objective:
         return sum(1 for r in self.records() if r.get("measured")) < self.cfg.calibration
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
-        trial.set_user_attr("host", socket.gethostname())
-        trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         params = self.space.suggest(trial)
         arch = {**self.extra, **self.space.arch(params)}
         key = arch_key(arch)
