@@ -19,7 +19,7 @@ from edgekd.targets import get_target
 def add_statistics(report: dict[str, Any]) -> dict[str, Any]:
     """Add the paired statistics (``compare_samples``) to every batch row of a compare report, in place."""
     for row in [report, *report["batches"]]:
-        row.update(compare_samples(row["a"]["samples_ms"], row["b"]["samples_ms"]))
+        row.update(compare_samples(row["a"]["samples_ms"], row["b"]["samples_ms"], groups=row.get("session_pair")))
     return report
 
 

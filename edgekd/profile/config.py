@@ -19,6 +19,9 @@ class MeasureConfig(Strict):
     min_duration_s: float = Field(1.0, ge=0, description="Timed duration at least, s.")
     max_runs: int = Field(100_000, ge=1, description="Stop after this many timed runs whatever the duration.")
     per_op_runs: int = Field(20, ge=1, description="Runs of the separate profiling session for the per-op breakdown.")
+    session_pairs: int = Field(4, ge=1, le=100, description=(
+        "Compare only: fresh A and B sessions this many times, the rounds split among them. Two sessions of one "
+        "model can differ by several percent from memory placement alone; the CI then spans that spread."))
 
 
 class RuntimeOptions(Strict):

@@ -11,6 +11,7 @@ import os
 import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from edgekd.envinfo import fingerprint
@@ -154,28 +155,49 @@ def _side(samples: list[float], batch: int, resolution_ms: float, first_ms: floa
 def compare_local(model_a: Path, model_b: Path, target: Target, batches: list[int], cfg: MeasureConfig,
                   inputs: str | Path | None, options: RuntimeOptions, quiet: bool,
                   explicit_batches: bool = True) -> dict[str, Any]:
-    """Interleaved samples of A and B in this process; the report without statistics (``compare`` adds them)."""
+    """Interleaved samples of A and B in this process; the report without statistics (``compare`` adds them).
+
+    Each batch size is timed over ``cfg.session_pairs`` fresh pairs of sessions (opened in alternating order) so
+    that one session's lucky or unlucky memory placement is not reported as a difference between the models;
+    ``session_pair[i]`` says which pair round ``i`` ran on.
+    """
     resolution_ms = timer_resolution_ms()
-    sessions, info = [], []
+    info, initial = [], []
     for m in (model_a, model_b):
         session, create_ms = _open(m, target, options)
-        sessions.append(session)
+        initial.append(session)
         info.append({"model": str(m), "model_sha256": sha256(m), "model_bytes": m.stat().st_size,
                      "session_create_ms": create_ms, "providers": session.providers})
-    batches, skipped = usable_batches([s.inputs for s in sessions], batches, explicit_batches)
+    batches, skipped = usable_batches([s.inputs for s in initial], batches, explicit_batches)
+    pairs = cfg.session_pairs
+    block = SimpleNamespace(**{**as_dict(cfg), "min_runs": -(-cfg.min_runs // pairs),
+                               "min_duration_s": cfg.min_duration_s / pairs, "max_runs": -(-cfg.max_runs // pairs)})
     results = []
     with bar(quiet) as progress:
         for batch in batches:
-            runs = [s.bind(feeds_for(s.inputs, batch, inputs)) for s in sessions]
-            firsts = [timed(r) for r in runs]
-            for r in runs:
-                warm_up(r, cfg)
-            task = progress.add_task(f"batch {batch} A/B", total=cfg.min_runs, info="")
-            a, b = interleave(runs[0], runs[1], cfg, tick=lambda t=task: progress.advance(t))
-            results.append({"batch": batch, "runs": len(a), "a": _side(a, batch, resolution_ms, firsts[0]),
-                            "b": _side(b, batch, resolution_ms, firsts[1])})
+            task = progress.add_task(f"batch {batch} A/B", total=block.min_runs * pairs, info="")
+            a: list[float] = []
+            b: list[float] = []
+            groups: list[int] = []
+            firsts: list[float] = []
+            for k in range(pairs):
+                if k:  # a fresh pair, opened B first every other time
+                    order = [1, 0] if k % 2 else [0, 1]
+                    opened = {i: _open((model_a, model_b)[i], target, options)[0] for i in order}
+                    sessions = [opened[0], opened[1]]
+                else:
+                    sessions = initial
+                runs = [s.bind(feeds_for(s.inputs, batch, inputs)) for s in sessions]
+                timed_first = [timed(r) for r in runs]
+                firsts = firsts or timed_first
+                for r in runs:
+                    warm_up(r, block)
+                ka, kb = interleave(runs[0], runs[1], block, tick=lambda t=task: progress.advance(t))
+                a, b, groups = a + ka, b + kb, groups + [k] * len(ka)
+            results.append({"batch": batch, "runs": len(a), "session_pair": groups,
+                            "a": _side(a, batch, resolution_ms, firsts[0]), "b": _side(b, batch, resolution_ms, firsts[1])})
     return {"schema": SCHEMA, "kind": "compare", "model_a": info[0], "model_b": info[1], "target": target.name,
-            "runtime": target.runtime, "providers": sessions[0].providers, "threads": options.threads or target.threads,
-            "clock": sessions[0].clock, "timer_resolution_ms": resolution_ms, "measure": as_dict(cfg),
+            "runtime": target.runtime, "providers": session.providers, "threads": options.threads or target.threads,
+            "clock": session.clock, "timer_resolution_ms": resolution_ms, "measure": as_dict(cfg),
             "options": as_dict(options), **results[0], "batches": results[1:], "skipped_batches": skipped,
-            "env": environment(sessions[0], target, options), "remote": None}
+            "env": environment(session, target, options), "remote": None}
