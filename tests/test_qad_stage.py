@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 import edgekd
@@ -30,3 +31,10 @@ def test_qad_stage_feeds_compile_int8(tmp_path):
     assert report["quantization"]["method"].startswith("quantization-aware")
     assert report["quantization"]["scheme"]["activation_type"] == "uint8"  # the recipe target's types
     assert report["verification"]["top1_agreement"] >= 0.9
+    # int8 against the same student in float (fake quantizers removed), interleaved, at the target's batch sizes;
+    # a batch where int8 loses is named in the notes with its ratio.
+    speed = report["quantization"]["speed"]
+    rows = {k: v for k, v in speed.items() if k.startswith("batch_")}
+    assert rows and all(v["int8_speedup"] == pytest.approx(v["fp32_ms"] / v["int8_ms"]) for v in rows.values())
+    slower = [k for k, v in rows.items() if v["int8_speedup"] < 1]
+    assert len([n for n in report["notes"] if n.startswith("int8 is slower than fp32")]) == len(slower)

@@ -195,13 +195,15 @@ def compile(
             cfg = PTQConfig(method=calib_method, op_types=src.quantize_ops, **tgt.int8_options())
             _, quant = to_int8(fp32, work_dst, roles, cfg, tgt.budgets.accuracy_drop_pts, work, src.classifier,
                                tolerance_for("int8", tolerance).min_cosine, dynamic)
-            if tgt.runtime == "onnxruntime" and tgt.device == "cpu" and tgt.connection.kind == "local" and measure_speed:
-                quant["speed"] = int8_speed(fp32, work_dst, inputs, tgt.batch_sizes, tgt.threads)
-                notes += _speed_notes(tgt, quant["speed"])
         elif fp32 != work_dst:
             save_onnx(onnx.load(str(fp32)), work_dst)
         if native and src.quantization is not None:
             quant = src.quantization(work_dst, inputs)
+        local_cpu = tgt.runtime == "onnxruntime" and tgt.device == "cpu" and tgt.connection.kind == "local"
+        if quant is not None and local_cpu and measure_speed and (not native or src.float_twin is not None):
+            base = src.float_twin(work / "float-twin.onnx") if native and src.float_twin else fp32
+            quant["speed"] = int8_speed(base, work_dst, inputs, tgt.batch_sizes, tgt.threads)
+            notes += _speed_notes(tgt, quant["speed"])
         stats = fp32_stats if precision == "fp32" or native else verify_outputs(
             reference, run_outputs(work_dst, inputs), tolerance_for(precision, tolerance), f"{stem} {precision}",
             src.classifier)

@@ -45,7 +45,8 @@ class Source:
     ``quantize_ops`` limits int8 to these op types (None: all ORT supports); ``classifier``: (N, C) logits out.
     ``make_inputs(n, seed)`` (when set) draws inputs the way the exporter knows them (shapes, value ranges),
     described by ``inputs_from``; ``encode(texts)`` turns sentences into model inputs with the model's tokenizer.
-    ``quantization(model, inputs)``, set by sources that are already int8 (QAD), reports on the compiled QDQ model.
+    ``quantization(model, inputs)``, set by sources that are already int8 (QAD), reports on the compiled QDQ model;
+    ``float_twin(path)`` writes their float equivalent there (same weights, no Q/DQ), for the int8 speed check.
     """
 
     kind: str
@@ -63,6 +64,7 @@ class Source:
     inputs_from: str = "random inputs (standard normal floats; integers below each input's bound)"
     encode: Callable[[list[str]], Arrays] | None = None
     quantization: Callable[[Path, Arrays], dict[str, Any]] | None = None
+    float_twin: Callable[[Path], Path] | None = None
 
     def random_inputs(self, n: int, seed: int = 0) -> Arrays:
         """``n`` random samples per input from ``make_inputs``, else standard normal floats and integers

@@ -25,7 +25,7 @@ class QadSource:
     @staticmethod
     def load(path: Path, opts: SourceOptions, work: Path) -> Source:
         from edgekd.quant.qad.checkpoint import load_qad
-        from edgekd.quant.qad.export import converted_program, float_ops, layer_diffs
+        from edgekd.quant.qad.export import converted_program, export_float, float_ops, layer_diffs
 
         net, arch, scheme, shape = load_qad(path)
         program = converted_program(net, torch.zeros((2, *shape)))
@@ -42,4 +42,4 @@ class QadSource:
         return Source("qad", path.name.removesuffix(".safetensors"), [InputSpec("input", tuple(shape))],
                       torch_reference(program.module(), ["logits"]), against="pytorch-int8-simulation", module=program,
                       notes=["int8 scales learned during quantization-aware distillation; no calibration data used"],
-                      quantization=report)
+                      quantization=report, float_twin=lambda dst: export_float(net, torch.zeros((2, *shape)), dst))

@@ -48,7 +48,8 @@ def load_qad(path: str | Path) -> tuple[torch.fx.GraphModule, dict[str, Any], Qu
     meta = read_metadata(path)
     if QAD_KEY not in meta or SHAPE_KEY not in meta:
         raise EdgekdError(f"{path} is not a quantization-aware checkpoint with an input shape; train it with --quantize int8")
-    arch, scheme = json.loads(meta[ARCH_KEY]), QuantScheme.model_validate_json(meta[QAD_KEY])
+    # A scheme written before quantize_add_inputs existed was trained without those quantizers.
+    arch, scheme = json.loads(meta[ARCH_KEY]), QuantScheme(**{"quantize_add_inputs": False, **json.loads(meta[QAD_KEY])})
     shape = tuple(json.loads(meta[SHAPE_KEY]))
     dtype = torch.long if arch.get("name") == "bert" else torch.float32
     net = prepare(build_model(arch), torch.zeros((2, *shape), dtype=dtype), scheme)

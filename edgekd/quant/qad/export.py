@@ -39,6 +39,23 @@ def export_qdq(net: torch.fx.GraphModule, example: torch.Tensor, path: str | Pat
     return export_onnx(converted_program(net, example), example, path, opset=opset)
 
 
+def export_float(net: torch.fx.GraphModule, example: torch.Tensor, path: str | Path, opset: int = 18) -> Path:
+    """Write ``net`` without its fake quantizers (the float model it trains, BatchNorm folded) to ``path``."""
+    from torchao.quantization.pt2e import FakeQuantizeBase
+
+    from edgekd.export.onnx_export import export_onnx
+
+    net = copy.deepcopy(net)
+    for node in list(net.graph.nodes):
+        if node.op == "call_module" and isinstance(net.get_submodule(node.target), FakeQuantizeBase):
+            node.replace_all_uses_with(node.args[0])
+            net.graph.erase_node(node)
+    net.recompile()
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    export_onnx(torch.export.export(net, (example,), dynamic_shapes=({0: batch},)), example, path, opset=opset)
+    return Path(path)
+
+
 def float_ops(model: str | Path) -> list[str]:
     """Compute nodes left in float: not fed only by DequantizeLinear (or constants), nor a Relu/Clip fused after one."""
     graph = onnx.load(str(model), load_external_data=False).graph

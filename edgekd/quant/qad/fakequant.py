@@ -32,6 +32,7 @@ from torchao.quantization.pt2e import (  # noqa: E402  (after quieting torchao's
 )
 from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e  # noqa: E402
 from torchao.quantization.pt2e.quantizer import QuantizationConfig, QuantizationSpec  # noqa: E402
+from torchao.quantization.pt2e.quantizer.quantizer import Q_ANNOTATION_KEY as QUANT_ANNOTATION_KEY  # noqa: E402
 from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import X86InductorQuantizer  # noqa: E402
 
 EPS = 2**-12  # smallest scale, as torchao's x86 config
@@ -60,6 +61,27 @@ def quantization_config(scheme: QuantScheme) -> QuantizationConfig:
     return QuantizationConfig(act, act, weight, None, True)
 
 
+class OrtX86Quantizer(X86InductorQuantizer):
+    """torchao's x86 annotations, plus a quantized output on every convolution or linear that feeds an Add.
+
+    Inductor fuses the Add into the convolution and leaves that output in float; ONNX Runtime fuses a QDQ
+    convolution into QLinearConv, and the Add into QLinearAdd, only when every input and output is quantized.
+    """
+
+    def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
+        model = super().annotate(model)
+        adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
+        producers = (torch.ops.aten.conv2d.default, torch.ops.aten.linear.default)
+        for node in model.graph.nodes:
+            if node.target not in adds:
+                continue
+            for arg in node.args:
+                note = arg.meta.get(QUANT_ANNOTATION_KEY) if isinstance(arg, torch.fx.Node) else None
+                if note is not None and arg.target in producers and note.output_qspec is None:
+                    note.output_qspec = self.global_config.output_activation
+        return model
+
+
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """A copy of ``model`` (eval statistics) with every Conv -> BatchNorm pair folded into the convolution."""
     if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
@@ -80,7 +102,7 @@ def prepare(model: nn.Module, example: torch.Tensor, scheme: QuantScheme) -> tor
         program = torch.export.export(folded, (example,), dynamic_shapes=({0: batch},), strict=True)
     except Exception as err:  # torch.export raises many types
         raise EdgekdError(f"torch.export of {type(model).__name__} for int8 training failed: {str(err).splitlines()[0]}") from None
-    quantizer = X86InductorQuantizer()
+    quantizer = OrtX86Quantizer() if scheme.quantize_add_inputs else X86InductorQuantizer()
     quantizer.set_global(quantization_config(scheme))
     net = prepare_qat_pt2e(program.module(), quantizer)
     allow_exported_model_train_eval(net)
