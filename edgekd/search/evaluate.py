@@ -20,12 +20,12 @@ import torch
 from torch import nn
 
 from edgekd.errors import EdgekdError
-from edgekd.fsutil import write_json
+from edgekd.fsutil import pid_alive, write_json
 from edgekd.models import build_model, count_params
+from edgekd.search.hooks import hooked
 from edgekd.search.latency import LatencyCache, example_inputs, measure_blocks, measure_model
 from edgekd.search.proxies import PROXIES, ProxyBatch
 from edgekd.search.proxies.size import count_flops
-from edgekd.fsutil import pid_alive
 
 CLAIM_TIMEOUT_S = 1800.0
 EVALUATIONS = "evaluations.jsonl"
@@ -41,13 +41,8 @@ def activation_peak_bytes(model: nn.Module, x: torch.Tensor) -> int:
         size = sum(t.numel() * t.element_size() for t in (*inp, out) if isinstance(t, torch.Tensor))
         peak = max(peak, size)
 
-    hooks = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
-    try:
-        with torch.no_grad():
-            model.eval()(x)
-    finally:
-        for h in hooks:
-            h.remove()
+    with hooked([m for m in model.modules() if not list(m.children())], hook), torch.no_grad():
+        model.eval()(x)
     return peak + sum(p.numel() * p.element_size() for p in model.parameters())
 
 

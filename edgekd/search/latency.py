@@ -29,6 +29,7 @@ from torch import nn
 from edgekd.fsutil import write_json
 from edgekd.profile.config import MeasureConfig
 from edgekd.schemas import Target
+from edgekd.search.hooks import hooked
 
 # Whole candidates: enough runs for a stable p90 of sub-millisecond models; blocks: a quick median.
 MODEL_MEASURE = MeasureConfig(warmup_runs=10, warmup_ms=50.0, min_runs=100, min_duration_s=0.3, per_op_runs=1)
@@ -135,13 +136,8 @@ def blocks(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, tupl
     def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
         seen.append((module, tuple(a.detach().clone() for a in args if isinstance(a, torch.Tensor))))
 
-    hooks = [m.register_forward_pre_hook(hook) for m in candidates]
-    try:
-        with torch.no_grad():
-            model.eval()(x)
-    finally:
-        for h in hooks:
-            h.remove()
+    with hooked(candidates, hook, pre=True), torch.no_grad():
+        model.eval()(x)
     out = []
     for module, args in seen:
         shapes = [(tuple(a.shape), str(a.dtype)) for a in args]

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from edgekd.registry import Registry
+from edgekd.search.hooks import hooked
 
 
 @dataclass
@@ -43,11 +44,8 @@ def head_input_and_grad(model: nn.Module, batch: ProxyBatch) -> tuple[torch.Tens
     classifier weight (num_classes, D): Grad-CAM's per-class channel weights."""
     fc = head(model, batch.num_classes)
     feats: list[torch.Tensor] = []
-    hook = fc.register_forward_hook(lambda m, inp, out: feats.append(inp[0].detach()))
-    try:
+    with hooked([fc], lambda m, inp, out: feats.append(inp[0].detach())):
         model.zero_grad(set_to_none=True)
         loss = nn.functional.cross_entropy(model(batch.x), batch.y)
         grad = torch.autograd.grad(loss, fc.weight)[0]
-    finally:
-        hook.remove()
     return feats[-1].flatten(1), grad.detach()

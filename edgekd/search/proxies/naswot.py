@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from edgekd.search.proxies.base import PROXIES, ProxyBatch
+from edgekd.search.hooks import hooked
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.GELU, nn.LeakyReLU, nn.SiLU)
 
@@ -26,10 +27,6 @@ def naswot(student: nn.Module, batch: ProxyBatch) -> float:
         c = (out.reshape(n, -1) > 0).double()
         kernel += c @ c.T + (1 - c) @ (1 - c).T
 
-    hooks = [m.register_forward_hook(hook) for m in student.modules() if isinstance(m, ACTIVATIONS)]
-    try:
+    with hooked([m for m in student.modules() if isinstance(m, ACTIVATIONS)], hook):
         student(batch.x)
-    finally:
-        for h in hooks:
-            h.remove()
     return float(torch.linalg.slogdet(kernel)[1])
