@@ -81,7 +81,7 @@ def test_transformer_int8_without_calibration_is_dynamic(hf_models, tmp_path):
     assert res.verification["top1_agreement"] >= 0.9 and set(q["speed"]) >= {"batch_1", "batch_64"}
 
 
-def test_sentences_file_calibrates_static_int8_with_the_models_tokenizer(hf_models, tmp_path):
+def test_sentences_file_gives_smoothquant_statistics_to_int8_with_the_models_tokenizer(hf_models, tmp_path):
     rng = np.random.default_rng(0)
     sentences = [" ".join(rng.choice(WORDS, rng.integers(3, 12))) + " ." for _ in range(96)]
     (tmp_path / "sentences.txt").write_text("\n".join(sentences) + "\n")
@@ -93,11 +93,12 @@ def test_sentences_file_calibrates_static_int8_with_the_models_tokenizer(hf_mode
     assert res.returncode == 0, res.stderr
     body = json.loads(res.stdout)
     data, q = body["data"], body["quantization"]
-    assert q["mode"] == "static" and q["calibration"]["method"] == "minmax"
+    assert q["mode"] == "dynamic" and q["calibration"] is None  # ONNX Runtime CPU: dynamic int8 after SmoothQuant
+    assert q["smoothing"]["statistics"]["kind"] == "calib" and q["smoothing"]["statistics"]["samples"] == 48
     assert [data[k]["samples"] for k in ("verification", "fallback_selection", "calibration")] == [24, 24, 48]
     assert all(data[k]["kind"] == "calib" for k in data) and "held out" in data["verification"]["data"]
     ops = {n.op_type for n in onnx.load(body["model"]).graph.node}
-    assert "QuantizeLinear" in ops or q["kept_in_float"]
+    assert "DynamicQuantizeLinear" in ops or q["kept_in_float"]
     tok = transformers.AutoTokenizer.from_pretrained(str(hf_models["feature"]))
     src = load_source(hf_models["feature"], SourceOptions(), tmp_path / "scratch")
     got, want = src.encode(sentences[:5]), tok(sentences[:5], padding="longest", return_tensors="np")

@@ -65,7 +65,9 @@ def compile_command(
               f"{v['max_abs_diff']:.2e}, cosine {v['cosine']:.6f}"
               + (f", top-1 agreement {v['top1_agreement']:.2%}" if "top1_agreement" in v else ""))
     if q:
+        sq = q.get("smoothing")
         how = (f"static, {q['calibration']['method']} on {q['calibration']['data']}" if q["calibration"]
+               else f"dynamic, SmoothQuant alpha {sq['alpha']} from {sq['statistics']['data']}" if sq
                else "dynamic, no calibration data")
         t = q["types"]
         out.print(f"int8 ({how}; activations {t['activations']}, weights {t['weights']})")

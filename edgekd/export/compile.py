@@ -141,7 +141,8 @@ def compile(
     int8 fallback chooses which nodes stay in float (default: rows of ``calib`` held apart). Without ``samples``
     the data given is split so that no row serves two roles; without any data, inputs come from the source's
     exporter (optimum's dummy inputs for Hugging Face models). int8 types come from the target
-    (``Target.int8_options``); Hugging Face models without ``calib`` get dynamic int8 (``samples`` stay held out).
+    (``Target.int8_options``); Hugging Face models get dynamic int8 after SmoothQuant (``edgekd.export.smooth``) without
+    ``calib`` and, on ONNX Runtime CPU targets, with it (its rows then give the smoothing statistics).
     Writes ``<stem>.<precision>.onnx`` and ``<stem>.<precision>.verify.json`` (plus the TensorRT lint, engine and
     sidecar for TensorRT targets) and records them in ``out/manifest.json``. Raises VerificationError past
     ``tolerance`` (per-precision defaults in ``TOLERANCES``; a dict overrides single fields).
@@ -159,7 +160,8 @@ def compile(
     native = bool(getattr(loader, "quantized", False))  # already int8 QDQ (QAD): keep its scales, calibrate nothing
     if native and precision != "int8":
         raise EdgekdError(f"{model} is an int8 model with learned scales (quantization-aware); compile it with --precision int8")
-    dynamic = precision == "int8" and calib is None and transformer
+    # transformers on ONNX Runtime CPU: dynamic int8 after SmoothQuant (calib, if given, supplies its statistics)
+    dynamic = precision == "int8" and transformer and (calib is None or (tgt.runtime, tgt.device) == ("onnxruntime", "cpu"))
     if precision == "int8" and calib is None and samples is None and not (dynamic or native):
         raise EdgekdError("int8 needs calibration data: pass --calib FILE.npz of real inputs (or compile fp16)")
     out = check_out_dir(out)
@@ -206,7 +208,7 @@ def compile(
             notes += _speed_notes(tgt, quant["speed"])
         stats = fp32_stats if precision == "fp32" or native else verify_outputs(
             reference, run_outputs(work_dst, inputs), tolerance_for(precision, tolerance), f"{stem} {precision}",
-            src.classifier)
+            src.classifier, inputs.get("attention_mask"))
         verification = {**checked, **stats}
         if precision not in tgt.precisions:
             notes.append(f"target {tgt.name} lists precisions {tgt.precisions}; {precision} is not among them")

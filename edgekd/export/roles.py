@@ -64,7 +64,8 @@ def assign(
     ``num_verify``), fallback-selection (a quarter, at most 256, unless ``validation`` is given) and calibration
     rows (at most ``calib_samples``). ``random(n, seed)`` makes inputs where no data is given (seed 0 verifies,
     seed 1 selects). fp32 and fp16 make no choices from data, so they verify on whatever real data there is.
-    ``dynamic`` int8 calibrates nothing: ``samples`` stay held out and the fallback chooses on ``validation``.
+    ``dynamic`` int8 without ``calib`` calibrates nothing: ``samples`` stay held out and the fallback chooses on
+    ``validation``; with ``calib`` it is split as above (its calibration rows give SmoothQuant statistics).
     """
     def fresh(n: int, seed: int) -> Part:
         return Part(random(n, seed), None, f"{random_what} (seed {seed})", "random")
@@ -79,7 +80,7 @@ def assign(
     held_out = samples is not None and calib is not None
     pool, pool_labels, name = (calib, calib_labels, "calib") if calib is not None else (samples, labels, "samples")
     selection = None if validation is None else Part(validation, validation_labels, "validation data", "validation")
-    if dynamic or pool is None:  # dynamic int8: no calibration; choices on inputs drawn apart from the verification ones
+    if (dynamic and calib is None) or pool is None:  # dynamic, no calib: choose on inputs drawn apart from verification
         verification = Part(take(samples, 0, num_verify), None if labels is None else np.asarray(labels)[:num_verify],
                             "samples (held out)") if samples is not None else fresh(num_verify, 0)
         return Roles(verification, None, selection or fresh(min(num_verify, 64), 1))

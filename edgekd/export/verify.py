@@ -37,26 +37,41 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a.ravel(), b.ravel()) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
 
 
-def compare_one(reference: np.ndarray, candidate: np.ndarray, classifier: bool = True) -> dict[str, float]:
-    """max/mean abs diff, cosine of the flattened arrays, worst per-sample cosine, top-1 agreement for (N, C)."""
+def without_padding(ref: np.ndarray, cand: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Zero the padded positions (``mask`` (N, T) == 0) of token outputs (N, T, ...) in both arrays: padding carries
+    no meaning downstream, and dynamic int8 changes it freely. Other outputs pass unchanged. Returns (ref, cand, masked)."""
+    if mask is None or ref.ndim < 3 or ref.shape[:2] != mask.shape:
+        return ref, cand, False
+    keep = mask.reshape(*mask.shape, *([1] * (ref.ndim - 2))) != 0
+    return np.where(keep, ref, 0.0), np.where(keep, cand, 0.0), True
+
+
+def compare_one(reference: np.ndarray, candidate: np.ndarray, classifier: bool = True,
+                mask: np.ndarray | None = None) -> dict[str, float]:
+    """max/mean abs diff, cosine of the flattened arrays, worst per-sample cosine, top-1 agreement for (N, C);
+    token outputs count only unpadded positions when an attention ``mask`` (N, T) is given."""
     ref, cand = reference.astype(np.float64), candidate.astype(np.float64)
     if ref.shape != cand.shape:
         raise VerificationError(f"output shapes differ: reference {ref.shape}, compiled {cand.shape}")
+    ref, cand, masked = without_padding(ref, cand, mask)
     diff = np.abs(ref - cand)
     rows = [_cosine(r, c) for r, c in zip(ref.reshape(len(ref), -1), cand.reshape(len(cand), -1))]
     out = {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()), "cosine": _cosine(ref, cand),
            "min_sample_cosine": float(min(rows)), "samples": int(ref.shape[0])}
+    if masked:
+        out["padding_ignored"] = True
     if classifier and ref.ndim == 2 and ref.shape[1] > 1:
         out["top1_agreement"] = float((ref.argmax(1) == cand.argmax(1)).mean())
     return out
 
 
-def compare(reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], classifier: bool = True) -> dict[str, Any]:
+def compare(reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], classifier: bool = True,
+            mask: np.ndarray | None = None) -> dict[str, Any]:
     """Per-output stats (``outputs``) and the worst of each over all outputs at the top level; top-1 for classifiers."""
     missing = [k for k in reference if k not in candidate]
     if missing:
         raise VerificationError(f"compiled model lacks outputs {missing}")
-    per = {k: compare_one(ref, candidate[k], classifier) for k, ref in reference.items()}
+    per = {k: compare_one(ref, candidate[k], classifier, mask) for k, ref in reference.items()}
     head: dict[str, Any] = {
         "max_abs_diff": max(s["max_abs_diff"] for s in per.values()),
         "mean_abs_diff": max(s["mean_abs_diff"] for s in per.values()),
@@ -72,12 +87,13 @@ def compare(reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndar
 
 def verify_outputs(
     reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], tol: Tolerance, what: str,
-    classifier: bool = True,
+    classifier: bool = True, mask: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Compare and raise VerificationError (one line) naming the first tolerance broken."""
+    """Compare (padded token positions ignored given an attention ``mask``) and raise VerificationError (one
+    line) naming the first tolerance broken."""
     if not all(np.isfinite(v).all() for v in candidate.values()):
         raise VerificationError(f"{what}: outputs contain NaN or Inf; the compiled model is broken")
-    stats = compare(reference, candidate, classifier)
+    stats = compare(reference, candidate, classifier, mask)
     checks = [
         (tol.max_abs is None or stats["max_abs_diff"] <= tol.max_abs,
          f"max abs diff {stats['max_abs_diff']:.3g} > {tol.max_abs}"),
