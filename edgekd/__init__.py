@@ -11,10 +11,11 @@ function is one line in ``EXPORTS``.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import Any
+
+from edgekd.lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -37,18 +38,7 @@ EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *sorted(EXPORTS)]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module behind a public name on first access and cache the attribute on the package."""
-    if name not in EXPORTS:
-        raise AttributeError(f"module 'edgekd' has no attribute {name!r}")
-    module, attr = EXPORTS[name].split(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *EXPORTS})
+__getattr__, __dir__ = lazy_names(__name__, EXPORTS)
 
 
 class _Package(types.ModuleType):

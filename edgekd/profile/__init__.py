@@ -6,8 +6,7 @@ A/B comparison is ``edgekd.compare`` (here ``compare`` is the submodule of that 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from edgekd.lazy import lazy_names
 
 EXPORTS: dict[str, str] = {
     "MeasureConfig": "edgekd.profile.config:MeasureConfig",
@@ -19,10 +18,4 @@ EXPORTS: dict[str, str] = {
 __all__ = sorted(EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in EXPORTS:
-        raise AttributeError(f"module 'edgekd.profile' has no attribute {name!r}")
-    module, attr = EXPORTS[name].split(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, EXPORTS)
