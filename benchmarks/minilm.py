@@ -9,7 +9,8 @@ Optimum's default dynamic int8 (``AutoQuantizationConfig.avx2(is_static=False)``
 cosine of the ONNX sentence embedding to the PyTorch (sentence-transformers) one on 64 held-out sentences of
 another form, run one sentence at a time (batch 1, padded to ``--length``), plus compile's own verification (in
 batches of 64). Speed: all models timed in one interleaved run at batch 1 (wall-clock medians with the target's
-2 threads, and thread CPU time with 1 thread). Writes benchmarks/results/minilm.json.
+2 threads, and thread CPU time with 1 thread), and ``edgekd.profile`` per-op breakdowns (1 thread) of fp32, edgekd's
+int8 and Optimum's. Writes benchmarks/results/minilm.json.
 """
 
 from __future__ import annotations
@@ -101,6 +102,17 @@ def interleaved(paths: dict[str, Path], feed: dict[str, np.ndarray], rounds: int
     return out
 
 
+def per_op(path: Path, feed: Path) -> dict[str, Any]:
+    """``edgekd.profile --per-op`` at batch 1 with 1 thread: ms per run by op type (the 8 largest) and their total."""
+    from edgekd.profile.config import MeasureConfig, RuntimeOptions
+
+    rep = edgekd.profile(path, "cpu-ort-int8", [1], MeasureConfig(min_runs=10, min_duration_s=0, per_op_runs=20),
+                         inputs=feed, per_op=True, options=RuntimeOptions(threads=1), quiet=True)
+    op = rep["per_op"]
+    return {"ms_per_run": op["ms_per_run"], "threads": 1, "runs": op["runs"],
+            "op_types": {t["op_type"]: round(t["total_ms"] / op["runs"], 3) for t in op["op_types"][:8]}}
+
+
 def optimum_dynamic(fp32: Path, out: Path) -> Path:
     """Optimum's default dynamic int8 for AVX2 CPUs of the fp32 ONNX file."""
     from optimum.onnxruntime import ORTQuantizer
@@ -159,6 +171,10 @@ def main() -> None:
             "compile_s": time.perf_counter() - t, "bytes": model_bytes(files["int8_optimum_avx2_dynamic"]),
             **batch1_cosines(files["int8_optimum_avx2_dynamic"], test, reference),
             "config": "AutoQuantizationConfig.avx2(is_static=False): QOperator, u8/u8, per channel"}
+        feed = Path(tmp) / "one_sentence.npz"
+        np.savez(feed, **{k: v[:1] for k, v in test.items()})
+        for name in ("fp32", "int8_edgekd", "int8_optimum_avx2_dynamic"):
+            result["runs"][name]["per_op_batch1"] = per_op(files[name], feed)
         speed = interleaved(files, {k: v[:1] for k, v in test.items()}, args.rounds)
         for name, row in speed.items():
             result["runs"][name]["speed_batch1"] = row

@@ -12,7 +12,7 @@ from edgekd.export.precision import _min_cosine, to_int8
 from edgekd.export.roles import Part, Roles
 from edgekd.export.runtime import run_outputs
 from edgekd.errors import VerificationError
-from edgekd.export.smooth import activation_stats, local_errors, smooth, weighted_matmuls
+from edgekd.export.smooth import activation_stats, local_errors, smooth, weighted_matmuls, worth_smoothing
 from edgekd.export.verify import Tolerance, verify_outputs
 from edgekd.quant.ptq import PTQConfig, quantize_dynamic_int8
 
@@ -103,6 +103,8 @@ def test_local_errors_rank_the_outlier_matmul_first_and_match_onnx_runtime(tmp_p
     ref, got = run_outputs(tmp_path / "two.onnx", feed), run_outputs(q, feed)
     for node, out in (("mm_outlier", "y1"), ("mm_clean", "y2")):  # the simulation is ORT's arithmetic
         assert errors[node] == pytest.approx(_rel(got[out], ref[out]), rel=0.15)
+    absmax, _ = activation_stats(tmp_path / "two.onnx", feed)
+    assert worth_smoothing(tmp_path / "two.onnx", absmax, samples, 0.5, True, True) == {"a"}  # b: no Mul for it
 
 
 def test_dynamic_to_int8_smooths_with_the_strength_that_has_the_lowest_selection_loss(block, tmp_path):

@@ -75,15 +75,15 @@ def smooth_scales(absmax: np.ndarray, weights: list[np.ndarray], alpha: float) -
 
 
 def smooth(src: str | Path, dst: str | Path, absmax: dict[str, np.ndarray], alpha: float,
-           skip: Collection[str] = ()) -> dict[str, Any]:
-    """Write ``src`` with every grouped MatMul smoothed at ``alpha`` (0: weights keep the range, 1: activations
-    are flattened entirely) to ``dst``; a group whose MatMuls are all in ``skip`` (kept in float) stays as it is.
-    Float outputs are unchanged up to rounding. Returns what was changed."""
+           skip: Collection[str] = (), only: Collection[str] | None = None) -> dict[str, Any]:
+    """Write ``src`` with its grouped MatMuls smoothed at ``alpha`` (0: weights keep the range, 1: activations
+    are flattened entirely) to ``dst``: every group, or those whose activation is in ``only``; a group whose
+    MatMuls are all in ``skip`` (kept in float) stays as it is. Float outputs are unchanged up to rounding."""
     model = onnx.load(str(src))
     inits = {t.name: t for t in model.graph.initializer}
     muls: list[tuple[onnx.NodeProto, onnx.NodeProto]] = []
     for x, nodes in weighted_matmuls(model).items():
-        if x not in absmax or all(n.name in skip for n in nodes):
+        if x not in absmax or all(n.name in skip for n in nodes) or (only is not None and x not in only):
             continue
         weights = [numpy_helper.to_array(inits[n.input[1]]) for n in nodes]
         s = smooth_scales(absmax[x], weights, alpha)
@@ -107,29 +107,51 @@ def _fake_quant(x: np.ndarray, scale: np.ndarray, zero: np.ndarray, lo: int, hi:
     return (np.clip(np.round(x / scale) + zero, lo, hi) - zero) * scale
 
 
+def simulated_errors(x: np.ndarray, weights: list[np.ndarray], reduce_range: bool, per_channel: bool) -> list[float]:
+    """Relative error ||Q(X) Q(W) - X W|| / ||X W|| of dynamic int8 for activations ``x`` (M, K) and each (K, N)
+    weight: X quantized as DynamicQuantizeLinear does (uint8, per tensor, range including 0), W to symmetric
+    int8 (per output column if ``per_channel``; 7-bit if ``reduce_range``)."""
+    qmax = 63 if reduce_range else 127
+    lo, hi = min(0.0, float(x.min())), max(0.0, float(x.max()))
+    scale = max(hi - lo, 1e-12) / 255.0
+    xq = _fake_quant(x, np.float32(scale), np.round(-lo / scale), 0, 255)
+    errors = []
+    for w in weights:
+        wscale = np.maximum(np.abs(w).max(0) if per_channel else np.abs(w).max(), 1e-12) / qmax
+        y = x @ w
+        errors.append(float(np.linalg.norm(xq @ _fake_quant(w, wscale, 0, -qmax - 1, qmax) - y)
+                            / max(float(np.linalg.norm(y)), 1e-12)))
+    return errors
+
+
 def local_errors(src: str | Path, samples: dict[str, np.ndarray], reduce_range: bool,
                  per_channel: bool) -> dict[str, float]:
-    """Relative error ||Q(X) Q(W) - X W|| / ||X W|| of each grouped MatMul of ``src`` alone, simulated in numpy.
-
-    X is quantized the way DynamicQuantizeLinear does (uint8, per tensor, range including 0), W to symmetric int8
-    (per output column if ``per_channel``; 7-bit if ``reduce_range``). ``samples`` are activations (M, K) by name,
-    from ``activation_stats`` of the same model. A cheap sensitivity ranking: no model is quantized.
-    """
+    """``simulated_errors`` of each grouped MatMul of ``src`` alone, most sensitive first; ``samples`` are
+    activations (M, K) by name from ``activation_stats`` of the same model. A ranking without quantizing a model."""
     model = onnx.load(str(src))
     inits = {t.name: t for t in model.graph.initializer}
-    qmax = 63 if reduce_range else 127
     errors: dict[str, float] = {}
     for x_name, nodes in weighted_matmuls(model).items():
-        x = samples.get(x_name)
-        if x is None:
-            continue
-        lo, hi = min(0.0, float(x.min())), max(0.0, float(x.max()))
-        scale = max(hi - lo, 1e-12) / 255.0
-        xq = _fake_quant(x, np.float32(scale), np.round(-lo / scale), 0, 255)
-        for node in nodes:
-            w = numpy_helper.to_array(inits[node.input[1]])
-            wscale = np.maximum(np.abs(w).max(0) if per_channel else np.abs(w).max(), 1e-12) / qmax
-            y = x @ w
-            err = np.linalg.norm(xq @ _fake_quant(w, wscale, 0, -qmax - 1, qmax) - y) / max(np.linalg.norm(y), 1e-12)
-            errors[node.name] = float(err)
+        if x_name in samples:
+            weights = [numpy_helper.to_array(inits[n.input[1]]) for n in nodes]
+            errors.update(zip((n.name for n in nodes), simulated_errors(samples[x_name], weights, reduce_range, per_channel)))
     return dict(sorted(errors.items(), key=lambda kv: -kv[1]))
+
+
+def worth_smoothing(src: str | Path, absmax: dict[str, np.ndarray], samples: dict[str, np.ndarray], alpha: float,
+                    reduce_range: bool, per_channel: bool, min_gain: float = 0.2) -> set[str]:
+    """The groups (by activation name) whose mean simulated int8 error smoothing at ``alpha`` cuts by at least
+    ``min_gain`` (a fraction): each of the others would cost a ``Mul`` and gain little or nothing."""
+    model = onnx.load(str(src))
+    inits = {t.name: t for t in model.graph.initializer}
+    keep = set()
+    for x_name, nodes in weighted_matmuls(model).items():
+        if x_name not in samples or x_name not in absmax:
+            continue
+        x, weights = samples[x_name], [numpy_helper.to_array(inits[n.input[1]]) for n in nodes]
+        s = smooth_scales(absmax[x_name], weights, alpha)
+        before = np.mean(simulated_errors(x, weights, reduce_range, per_channel))
+        after = np.mean(simulated_errors(x / s, [w * s[:, None] for w in weights], reduce_range, per_channel))
+        if after <= (1.0 - min_gain) * before:
+            keep.add(x_name)
+    return keep
