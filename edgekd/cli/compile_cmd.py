@@ -31,11 +31,12 @@ def compile_command(
     out_dir: Path = typer.Option(Path("compiled"), "--out", "-o", help="Output directory."),
     calib: Path = typer.Option(None, "--calib", help=".npz of real inputs ('x' or one array per input name; 'y' labels), "
                                                      "or a .txt of sentences (one per line) for Hugging Face text models. "
-                                                     "Without --eval it is split: calibration / fallback choice / verification."),
+                                                     "Without --eval it is split: calibration / fallback choice / verification. "
+                                                     "Transformers on ONNX Runtime CPU: SmoothQuant statistics for dynamic int8."),
     eval_data: Path = typer.Option(None, "--eval", help=".npz of held-out inputs (and 'y' labels) for verification and "
                                                         "reported accuracy; then --calib serves calibration and the fallback only."),
     calib_samples: int = typer.Option(256, "--calib-samples", min=1, help="Samples that calibrate int8."),
-    calib_method: str = typer.Option("minmax", "--calib-method", help="minmax, entropy or percentile."),
+    calib_method: str = typer.Option("minmax", "--calib-method", help="minmax, entropy or percentile (static int8 only)."),
     num_verify: int = typer.Option(64, "--num-verify", min=1, help="Samples compared against the source model."),
     tol: str = typer.Option(None, "--tol", help="Tolerance overrides, e.g. min_cosine=0.999,max_abs=1e-3."),
     task: str = typer.Option(None, "--task", help="Hugging Face task (default: inferred from config.json)."),
