@@ -22,6 +22,8 @@ def outcomes(request, tmp_path_factory):
     return run_all([c for c in CASES if c.id in wanted], tmp_path_factory.mktemp("robustness-cases"))
 
 
+# The first test's timeout also covers the session fixture, which runs every case: allow for a slow machine.
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=c.xfail, strict=False)]
                                                if c.xfail else []) for c in CASES])
 def test_bad_input_gives_one_line_and_exit_2(case, outcomes):
