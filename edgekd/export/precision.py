@@ -161,10 +161,12 @@ def to_int8(
                              else 100.0 * (1.0 - m["agreement_with_fp32"]))
         return m
 
+    def loss_of(m: dict[str, Any]) -> float:
+        return m["drop_pts"] if classifier else 1.0 - m["min_cosine_vs_fp32"]
+
     def loss(path: Path, full: bool = True) -> float:
         """Classifiers: accuracy drop (or disagreement) in points; others: 1 - worst cosine. Selection data only."""
-        m = measure(path, sel, ref_sel) if full else measure(path, sub, ref_sub)
-        return m["drop_pts"] if classifier else 1.0 - m["min_cosine_vs_fp32"]
+        return loss_of(measure(path, sel, ref_sel) if full else measure(path, sub, ref_sub))
 
     limit = (budget_pts if budget_pts is not None else np.inf) if classifier else 1.0 - min_cosine
     report: dict[str, Any] = {
@@ -185,7 +187,8 @@ def to_int8(
                                                                         smooth_alphas, cfg, work)
     else:
         model = quantize(pre, [])
-    first = loss(model)
+    on_selection = measure(model, sel, ref_sel)
+    first = loss_of(on_selection)
     fallback: dict[str, Any] = {"measured_on": "fallback_selection", "plain_int8_loss": first, "limit": float(limit)}
     if first > limit:
         if dynamic:
@@ -201,11 +204,12 @@ def to_int8(
             ranking, how = [n for n, _ in scores], "loss with each node alone quantized in ONNX Runtime"
         result = accuracy_aware(quantize_keeping, loss, ranking, float(limit))
         model = result.model
+        on_selection = measure(model, sel, ref_sel)
         report["kept_in_float"] = result.excluded
         fallback.update(ranking_by=how, ranking=[{"node": n, "error": e} for n, e in scores[:10]],
                         attempts=result.attempts)
     report["fallback"] = fallback
-    report["selection"] = measure(model, sel, ref_sel)
+    report["selection"] = on_selection
     report.update(measure(model, held, ref_held))
     report["measured_on"] = "verification"
     return save_onnx(onnx.load(str(model)), dst), report

@@ -112,12 +112,14 @@ def simulated_errors(x: np.ndarray, weights: list[np.ndarray], reduce_range: boo
     weight: X quantized as DynamicQuantizeLinear does (uint8, per tensor, range including 0), W to symmetric
     int8 (per output column if ``per_channel``; 7-bit if ``reduce_range``)."""
     qmax = 63 if reduce_range else 127
+    x = x.astype(np.float32)
     lo, hi = min(0.0, float(x.min())), max(0.0, float(x.max()))
     scale = max(hi - lo, 1e-12) / 255.0
-    xq = _fake_quant(x, np.float32(scale), np.round(-lo / scale), 0, 255)
+    xq = _fake_quant(x, np.float32(scale), np.float32(np.round(-lo / scale)), 0, 255)
     errors = []
     for w in weights:
-        wscale = np.maximum(np.abs(w).max(0) if per_channel else np.abs(w).max(), 1e-12) / qmax
+        w = w.astype(np.float32)
+        wscale = (np.maximum(np.abs(w).max(0) if per_channel else np.abs(w).max(), 1e-12) / qmax).astype(np.float32)
         y = x @ w
         errors.append(float(np.linalg.norm(xq @ _fake_quant(w, wscale, 0, -qmax - 1, qmax) - y)
                             / max(float(np.linalg.norm(y)), 1e-12)))
