@@ -5,8 +5,9 @@
    same seed, so every proxy sees the same candidates; latency is measured once per graph and then cached).
 3. For each of three budgets (the 25th/50th/75th percentiles of the candidates' measured latency), each proxy's
    pick is its best-scoring candidate within the budget: what ``edgekd search --sampler random`` returns.
-4. Every distinct pick is distilled with the same recipe (CE + DIST), one run per seed; the checkpoint is chosen
-   on validation accuracy and its test accuracy reported.
+4. Every distinct pick is distilled with the same recipe (CE + DIST, ``--epochs`` epochs, ``--shift-pixels`` as
+   the digits search recipe), one run per seed; the checkpoint is chosen on validation accuracy and its test
+   accuracy reported.
 Writes ``benchmarks/results/search_proxies.json`` with the options run, the machine and its load.
 """
 
@@ -27,18 +28,19 @@ RESULTS = Path(__file__).parent / "results"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--image-size", type=int, default=8)
+    ap.add_argument("--image-size", type=int, default=16)
     ap.add_argument("--space", default="mobile")
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--proxies", nargs="+", default=["diswot", "naswot", "params", "random"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--teacher-epochs", type=int, default=15)
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--shift-pixels", type=int, default=0, help="Augmentation while distilling (the recipe: 0).")
     ap.add_argument("--workers", type=int, default=2, help="Distillations side by side (one thread each).")
     ap.add_argument("--work", type=Path, default=Path("/tmp/edgekd-search-bench"))
     ap.add_argument("--out", type=Path, default=RESULTS / "search_proxies.json")
     args = ap.parse_args()
-    t_start = time.time()
+    t_start, load_start = time.time(), os.getloadavg()
     os.environ.setdefault("EDGEKD_CACHE", str(args.work / "cache"))
     import torch
 
@@ -76,7 +78,8 @@ def main() -> None:
             picks[best["key"]] = best["arch"]
             row["picks"][proxy] = {"key": best["key"], "params": best["params"], "latency_ms": lat[best["key"]]}
         table.append(row)
-    jobs = [(str(teacher), arch, key, seed, args.epochs, str(args.work), args.image_size) for key, arch in picks.items() for seed in args.seeds]
+    jobs = [(str(teacher), arch, key, seed, args.epochs, str(args.work), args.image_size, args.shift_pixels)
+            for key, arch in picks.items() for seed in args.seeds]
     with mp.get_context("spawn").Pool(args.workers) as pool:
         done = pool.map(_distill_one, jobs)
     runs: dict[str, list[dict[str, float]]] = {key: [] for key in picks}
@@ -92,6 +95,8 @@ def main() -> None:
     mean_test = {p: statistics.mean(v) for p, v in summary.items()}
     result = {
         "benchmark": "search_proxies", "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "recipe": {"loss": "ce 1.0 + dist (beta 2, gamma 2, T 4)", "epochs": args.epochs, "lr": 3e-3,
+                   "shift_pixels": args.shift_pixels, "init_from_teacher": True, "checkpoint": "best validation accuracy"},
         "teacher": {"test_accuracy": t_metrics["test_accuracy"], "params": t_metrics["params"]},
         "budgets": table, "runs": runs, "mean_test_accuracy_over_budgets": mean_test,
         "best_proxy": max(mean_test, key=mean_test.get), "search_seconds": search_s,
@@ -99,6 +104,7 @@ def main() -> None:
                                         for p in args.proxies},
         "wall_s": time.time() - t_start,
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "load_average_start": load_start,
                     "load_average_end": os.getloadavg(), "shared": "shared with other helpers' tests and benchmarks"},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -110,9 +116,9 @@ def main() -> None:
     print("mean over budgets:", {p: round(v, 2) for p, v in mean_test.items()}, "->", result["best_proxy"])
 
 
-def _distill_one(job: tuple[str, dict[str, Any], str, int, int, str, int]) -> dict[str, float]:
+def _distill_one(job: tuple[str, dict[str, Any], str, int, int, str, int, int]) -> dict[str, float]:
     """Distil one pick with one seed (one thread); a finished run in the work directory is reused."""
-    teacher, arch, key, seed, epochs, work, image_size = job
+    teacher, arch, key, seed, epochs, work, image_size, shift = job
     import torch
 
     torch.set_num_threads(1)
@@ -123,7 +129,7 @@ def _distill_one(job: tuple[str, dict[str, Any], str, int, int, str, int]) -> di
     done = out / "student.metrics.json"
     if not done.is_file():
         splits = resolve_data("digits", image_size=image_size)
-        cfg = DistillConfig(student=arch, epochs=epochs, lr=3e-3, seed=seed, name="student",
+        cfg = DistillConfig(student=arch, epochs=epochs, lr=3e-3, seed=seed, name="student", shift_pixels=shift,
                             cache_dir=str(Path(work) / f"teacher-cache-{os.getpid()}"))
         distill(teacher, data=splits, out=out, config=cfg, force=True)
     m = json.loads(done.read_text())
