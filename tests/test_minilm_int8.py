@@ -104,7 +104,7 @@ def test_local_errors_rank_the_outlier_matmul_first_and_match_onnx_runtime(tmp_p
     for node, out in (("mm_outlier", "y1"), ("mm_clean", "y2")):  # the simulation is ORT's arithmetic
         assert errors[node] == pytest.approx(_rel(got[out], ref[out]), rel=0.15)
     absmax, _ = activation_stats(tmp_path / "two.onnx", feed)
-    assert worth_smoothing(tmp_path / "two.onnx", absmax, samples, 0.5, True, True) == {"a"}  # b: no Mul for it
+    assert worth_smoothing(tmp_path / "two.onnx", absmax, samples, [0.5], True, True) == {0.5: {"a"}}  # b: no Mul
 
 
 def test_dynamic_to_int8_smooths_with_the_strength_that_has_the_lowest_selection_loss(block, tmp_path):

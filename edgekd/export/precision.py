@@ -87,9 +87,9 @@ def _smoothing(pre: Path, stats: Part, quantize: Any, loss: Any, alphas: Sequenc
     plain = quantize(pre, [], tag="plain")
     tried: list[dict[str, Any]] = [{"alpha": None, "loss": loss(plain, full=False), "base": pre, "model": plain,
                                     "groups": set()}]
+    worth = worth_smoothing(pre, absmax, samples, alphas, cfg.reduce_range, cfg.per_channel)
     for alpha in alphas:
-        base = work / f"int8.smooth{alpha:g}.onnx"
-        groups = worth_smoothing(pre, absmax, samples, alpha, cfg.reduce_range, cfg.per_channel)
+        base, groups = work / f"int8.smooth{alpha:g}.onnx", worth[alpha]
         smooth(pre, base, absmax, alpha, only=groups)
         model = quantize(base, [], tag=f"smooth{alpha:g}")
         tried.append({"alpha": alpha, "loss": loss(model, full=False), "base": base, "model": model, "groups": groups})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any, Collection, Sequence
 
 import numpy as np
 import onnx
@@ -140,20 +140,22 @@ def local_errors(src: str | Path, samples: dict[str, np.ndarray], reduce_range: 
     return dict(sorted(errors.items(), key=lambda kv: -kv[1]))
 
 
-def worth_smoothing(src: str | Path, absmax: dict[str, np.ndarray], samples: dict[str, np.ndarray], alpha: float,
-                    reduce_range: bool, per_channel: bool, min_gain: float = 0.2) -> set[str]:
-    """The groups (by activation name) whose mean simulated int8 error smoothing at ``alpha`` cuts by at least
+def worth_smoothing(src: str | Path, absmax: dict[str, np.ndarray], samples: dict[str, np.ndarray],
+                    alphas: Sequence[float], reduce_range: bool, per_channel: bool,
+                    min_gain: float = 0.2) -> dict[float, set[str]]:
+    """Per alpha, the groups (by activation name) whose mean simulated int8 error smoothing cuts by at least
     ``min_gain`` (a fraction): each of the others would cost a ``Mul`` and gain little or nothing."""
     model = onnx.load(str(src))
     inits = {t.name: t for t in model.graph.initializer}
-    keep = set()
+    keep: dict[float, set[str]] = {a: set() for a in alphas}
     for x_name, nodes in weighted_matmuls(model).items():
         if x_name not in samples or x_name not in absmax:
             continue
         x, weights = samples[x_name], [numpy_helper.to_array(inits[n.input[1]]) for n in nodes]
-        s = smooth_scales(absmax[x_name], weights, alpha)
         before = np.mean(simulated_errors(x, weights, reduce_range, per_channel))
-        after = np.mean(simulated_errors(x / s, [w * s[:, None] for w in weights], reduce_range, per_channel))
-        if after <= (1.0 - min_gain) * before:
-            keep.add(x_name)
+        for alpha in alphas:
+            s = smooth_scales(absmax[x_name], weights, alpha)
+            after = np.mean(simulated_errors(x / s, [w * s[:, None] for w in weights], reduce_range, per_channel))
+            if after <= (1.0 - min_gain) * before:
+                keep[alpha].add(x_name)
     return keep
