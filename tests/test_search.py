@@ -122,3 +122,36 @@ def test_predicted_latency_measures_the_calibration_set_and_the_pick(teacher, tm
     coef = table["coef"]
     want = coef[0] * sum(table["table"][b["block"]] for b in rec["blocks"]) + coef[1] * len(rec["blocks"]) + coef[2]
     assert predicted[0]["latency_ms"] == pytest.approx(want)
+
+
+def test_a_latency_ratio_budget_is_confirmed_interleaved_with_the_teacher(teacher, tmp_path):
+    from edgekd.search.confirm import confirm_ratio
+    from edgekd.targets import get_target
+
+    teacher_net = build_model({"name": "resnet", "widths": [32, 64, 64], "blocks": [2, 2, 2], "in_channels": 1,
+                               "num_classes": 10})
+    rows = [{"key": f"w{w}", "arch": {"name": "resnet", "widths": [w, 8, 8], "blocks": [1, 1, 1], "in_channels": 1,
+                                       "num_classes": 10}} for w in (4, 8)]
+    target = get_target("cpu-ort-fp32")
+    # Unmeetable (a million times faster): every candidate is timed beside the teacher, none is returned.
+    assert confirm_ratio(teacher_net, rows, 1e-6, (1, 8, 8), False, target, tmp_path / "a", limit=2) is None
+    assert all(r["interleaved"]["teacher_over_candidate"] > 1 for r in rows), rows  # both far smaller than the teacher
+    # A ratio the first candidate holds: it is the pick, and its interleaved ratio is what the budget asked.
+    pick = confirm_ratio(teacher_net, rows, 0.99, (1, 8, 8), False, target, tmp_path / "b", limit=2)
+    assert pick is rows[0] and pick["interleaved"]["teacher_over_candidate"] >= 1 / 0.99
+    low, high = pick["interleaved"]["ci"]
+    assert low <= pick["interleaved"]["teacher_over_candidate"] <= high
+
+
+def test_search_with_a_ratio_budget_records_the_interleaved_check(teacher, tmp_path):
+    out = tmp_path / "ratio"
+    cmd = ["edgekd", "search", "--teacher", str(teacher), "--out", str(out), "--space", "cnn", "--proxy", "params",
+           "--sampler", "random", "--trials", "4", "--config", str(_config(tmp_path, budget_ratio=1.5)), "--json"]
+    res = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    pareto = json.loads((out / "pareto.json").read_text())
+    assert isinstance(pareto["ratio_confirmed_interleaved"], bool)
+    check = json.loads(res.stdout)["interleaved"]
+    assert check["batch"] == 1 and check["teacher_over_candidate"] > 0 and check["verdict"]
+    if pareto["ratio_confirmed_interleaved"]:
+        assert check["teacher_over_candidate"] >= 1 / 1.5

@@ -47,4 +47,6 @@ def search_command(
     for k in ("key", "proxy", "latency_ms", "budget_ms", "params", "trials", "evaluated", "arch_path", "pareto"):
         v = getattr(res, k)
         table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+    if res.interleaved:
+        table.add_row("teacher / pick, interleaved", res.interleaved["verdict"])
     out.print(table)

@@ -49,6 +49,7 @@ class SearchResult:
     top_k: list[Path] = field(default_factory=list)
     plot: Path | None = None
     predictor: dict[str, Any] | None = None
+    interleaved: dict[str, Any] | None = None  # with budget_ratio: the pick timed beside the teacher (confirm.py)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -16,8 +16,10 @@ class SearchConfig(Strict):
     proxy: str = Field("naswot", description="Score of a candidate at initialisation (edgekd.search.PROXIES); default: "
                                              "the proxy whose picks distilled best (benchmarks/search_proxies.py).")
     budget_ms: float | None = Field(None, gt=0, description="Latency budget, ms; default: the target's p90 budget.")
-    budget_ratio: float | None = Field(None, gt=0, description="Budget as a share of the teacher's latency measured "
-                                                               "the same way (0.1 = ten times faster); overrides budget_ms.")
+    budget_ratio: float | None = Field(None, gt=0, description=(
+        "Budget as a share of the teacher's latency (0.1 = ten times faster); overrides budget_ms. The search "
+        "screens on single measurements; the pick is the best-scoring candidate whose ratio holds when timed "
+        "interleaved with the teacher (edgekd.compare)."))
     latency_stat: Literal["median", "p90"] = Field("median", description="Latency statistic held to the budget "
                                                                          "(median is steadier on a shared machine).")
     latency: Literal["measured", "predicted"] = Field(

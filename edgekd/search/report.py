@@ -13,8 +13,12 @@ from edgekd.fsutil import atomic_path, write_json
 from edgekd.manifest_io import record
 from edgekd.models import build_model
 from edgekd.search.config import SearchConfig
+from edgekd.search.confirm import confirm_ratio
 from edgekd.search.latency import example_inputs, measure_model
 from edgekd.search.study import Objective, completed, latency_of, predictor_from, violations
+
+
+CONFIRM_LIMIT = 6  # leading candidates timed interleaved with the teacher, a few seconds each
 
 
 def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -98,10 +102,19 @@ def finish(study: optuna.Study, objective: Objective, cfg: SearchConfig, out: Pa
         rows, predictor = _rows(objective, cfg)
     feasible = sorted((r for r in rows if r["feasible"]), key=lambda r: (-r["proxy"], r["latency_ms"]))
     best = feasible[0] if feasible else None
+    confirmed = None
+    if best is not None and cfg.budget_ratio is not None:
+        ev = objective.evaluator
+        best = confirm_ratio(ev.batch.teacher, feasible, cfg.budget_ratio, ev.input_shape, ev.tokens, ev.cache.target,
+                             ev.directory / "work" / "confirm", CONFIRM_LIMIT)
+        confirmed = best is not None
+        if best is None:  # none held the ratio interleaved: the checked one that came closest, said so
+            best = max((r for r in feasible if "interleaved" in r), key=lambda r: r["interleaved"]["teacher_over_candidate"])
     front = pareto_front(rows)
     clean = lambda r: {k: v for k, v in r.items() if k != "_rec"}  # noqa: E731
     summary = {"schema": "edgekd.search/1", "options": cfg.model_dump(mode="json"), "target": objective.evaluator.cache.target.name,
                "budget_ms": budget, "limits": objective.limits, "trials": completed(study), "evaluated": len(rows),
+               "ratio_confirmed_interleaved": confirmed,
                "best": clean(best) if best else None, "top_k": [clean(r) for r in feasible[: cfg.top_k]],
                "pareto": [clean(r) for r in front], "correlations": correlations(rows), "latency_predictor": predictor,
                "candidates": [clean(r) for r in sorted(rows, key=lambda r: r["latency_ms"])]}
@@ -121,9 +134,11 @@ def finish(study: optuna.Study, objective: Objective, cfg: SearchConfig, out: Pa
     tops = [write_json(out / f"top{i + 1}.arch.json", r["arch"]) for i, r in enumerate(feasible[: cfg.top_k])]
     pick = write_json(out / "student.arch.json", best["arch"])
     files.append((pick, "arch", {"meta": {"role": "searched", "proxy": cfg.proxy, "latency_ms": best["latency_ms"],
-                                          "budget_ms": budget, "params": best["params"]}}))
+                                          "budget_ms": budget, "params": best["params"],
+                                          "interleaved": best.get("interleaved")}}))
     files += [(p, "arch", {"meta": {"role": "candidate", "rank": i + 1}}) for i, p in enumerate(tops)]
     record(manifest_dir, stage, files, cfg.model_dump(mode="json"))
     return SearchResult(arch=best["arch"], arch_path=pick, key=best["key"], proxy=best["proxy"], latency_ms=best["latency_ms"],
                         budget_ms=budget, params=best["params"], pareto=pareto, trials=completed(study), evaluated=len(rows),
-                        top_k=tops, plot=plot, predictor=(predictor or {}).get("held_out"))
+                        top_k=tops, plot=plot, predictor=(predictor or {}).get("held_out"),
+                        interleaved=best.get("interleaved"))

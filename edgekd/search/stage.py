@@ -15,4 +15,5 @@ def search_stage(ctx: StageContext, cfg: SearchConfig) -> StageResult:
     res = search(teacher, ctx.data, ctx.target, ctx.out / "search", cfg, force=ctx.force and not ctx.resume, stage=ctx.stage_id,
                  manifest_dir=ctx.out)
     return StageResult(metrics={"latency_ms": res.latency_ms, "budget_ms": res.budget_ms, "proxy": res.proxy,
-                                "params": res.params, "trials": res.trials, "evaluated": res.evaluated, "arch": res.arch})
+                                "params": res.params, "trials": res.trials, "evaluated": res.evaluated, "arch": res.arch,
+                                "interleaved": res.interleaved})
