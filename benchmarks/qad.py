@@ -5,7 +5,8 @@ For the recipe's 10x student (30.7k parameters) and 3 seeds: FP32 distilled (the
 split), QAT without a teacher (labels only, fake-quantized, from the FP32 student) and QAD (the recipe's loss,
 fake-quantized, from the FP32 student). Every int8 accuracy is that of the compiled ONNX model run by ONNX
 Runtime on the test split; checkpoints are chosen on the validation split. Then, in one run and interleaved,
-ONNX Runtime CPU latency of fp32, PTQ and QAD models at batch 1 and 64 (2 threads, as the target), the count of
+ONNX Runtime CPU latency of fp32, PTQ and QAD models at batch 1 and 64 (2 threads, as the target), for the student
+and for the teacher-sized model (the teacher's architecture, QAD from its own weights; seed 0), the count of
 QuantizeLinear nodes, ops left in float, the per-op-type times from ONNX Runtime's profiler, and QDQ-vs-fake-quant
 parity. Writes ``benchmarks/results/qad.json``. Finished runs in ``--work`` are reused.
 """
@@ -72,7 +73,7 @@ def distilled(t: Path, out: Path, seed: int, student: Any, loss: dict[str, Any],
 
 def compiled(ckpt: Path, out: Path, precision: str) -> Path:
     """``edgekd compile`` of ``ckpt`` for the int8 target (calibration: train, fallback: val, verification: test)."""
-    model = out / f"student.{precision}.onnx"
+    model = out / f"{ckpt.stem}.{precision}.onnx"
     if not model.is_file():
         import edgekd
 
@@ -116,8 +117,22 @@ def _int8_rows(work: Path, t: Path, seed: int, row: dict[str, Any], start: str, 
     return row
 
 
+def teacher_sized(work: Path, t: Path) -> dict[str, Any]:
+    """The teacher's own architecture at int8: QAD from the teacher's weights against the fp32 teacher (seed 0),
+    beside the teacher at fp32 and PTQ int8; test accuracies of the compiled ONNX models."""
+    sp = splits()
+    x, y = sp.x["test"].numpy(), sp.y["test"].numpy()
+    base = work / "teacher_int8"
+    m = distilled(t, base / "qad", 0, str(t), RECIPE_LOSS, QAT, "int8")
+    models = {"teacher_fp32": compiled(t, base / "fp32", "fp32"), "teacher_ptq_int8": compiled(t, base / "ptq", "int8"),
+              "teacher_qad_int8": compiled(base / "qad" / "student.safetensors", base / "qad", "int8")}
+    return {"models": models, "fake_quant_test": m["test_accuracy"],
+            "test": {k: ort_accuracy(p, x, y) for k, p in models.items()}}
+
+
 def timings(models: dict[str, Path], x: np.ndarray, threads: int = 2, rounds: int = 200) -> dict[str, Any]:
-    """Median ms per model at batch 1 and 64, one run of each model per round (interleaved)."""
+    """Median ms per model at batch 1 and 64, one run of each model per round (interleaved); speed-ups against
+    ``fp32`` (the student) or ``teacher_fp32`` (the teacher-sized models)."""
     from edgekd.export.runtime import session
 
     sessions = {k: session(p, threads) for k, p in models.items()}
@@ -135,7 +150,8 @@ def timings(models: dict[str, Path], x: np.ndarray, threads: int = 2, rounds: in
                 times[k].append((time.perf_counter() - t0) * 1e3)
         med = {k: statistics.median(v) for k, v in times.items()}
         out[f"batch_{b}"] = {"median_ms": med, "rounds": len(times["fp32"]),
-                             "speedup_vs_fp32": {k: med["fp32"] / v for k, v in med.items() if k != "fp32"}}
+                             "speedup_vs_fp32": {k: med["teacher_fp32" if k.startswith("teacher") else "fp32"] / v
+                                                 for k, v in med.items() if not k.endswith("fp32")}}
     return out
 
 
@@ -199,15 +215,17 @@ def main() -> None:
 
     net = load_qad(first / "qad" / "student.safetensors")[0]
     par = parity(net, models["qad_int8"], x)
-    speed = timings(models, x)
-    ops = {k: per_op(p, x) for k, p in models.items()}
+    big = teacher_sized(work, t)
+    speed = timings({**models, **big["models"]}, x)
+    ops = {k: per_op(p, x) for k, p in {**models, **big["models"]}.items()}
     result = {
         "what": "digits, recipe's 10x student: FP32 distilled vs PTQ vs QAT (no teacher) vs QAD (recipe loss); "
                 "int8 = compiled ONNX run by ONNX Runtime on the test split",
         "settings": {"fp32": FP32, "qat_qad": QAT, "target": TARGET, "teacher": TEACHER, "student": STUDENT,
                      "loss": RECIPE_LOSS, "seeds": args.seeds},
         "rows": rows, "summary": summary(rows), "parity_seed0": {k: v for k, v in par.items() if k != "layers"},
-        "parity_layers_seed0": par["layers"], "latency": speed, "per_op_batch64": ops,
+        "parity_layers_seed0": par["layers"], "teacher_sized": {k: v for k, v in big.items() if k != "models"},
+        "latency": speed, "per_op_batch64": ops,
         "machine": {"cpu": platform.processor() or platform.machine(), "fingerprint": fingerprint(),
                     "note": "2-core machine shared with other work while this ran (noisy); ratios are interleaved"},
         "seconds": time.perf_counter() - t0,
