@@ -134,10 +134,11 @@ def test_a_latency_ratio_budget_is_confirmed_interleaved_with_the_teacher(teache
                                        "num_classes": 10}} for w in (4, 8)]
     target = get_target("cpu-ort-fp32")
     # Unmeetable (a million times faster): every candidate is timed beside the teacher, none is returned.
-    assert confirm_ratio(teacher_net, rows, 1e-6, (1, 8, 8), False, target, tmp_path / "a", limit=2) is None
+    rows = [{**r, "latency_ms": 0.05} for r in rows]
+    assert confirm_ratio(teacher_net, rows, 1e-6, 1.0, (1, 8, 8), False, target, tmp_path / "a", limit=2) is None
     assert all(r["interleaved"]["teacher_over_candidate"] > 1 for r in rows), rows  # both far smaller than the teacher
     # A ratio the first candidate holds: it is the pick, and its interleaved ratio is what the budget asked.
-    pick = confirm_ratio(teacher_net, rows, 0.99, (1, 8, 8), False, target, tmp_path / "b", limit=2)
+    pick = confirm_ratio(teacher_net, rows, 0.99, 1.0, (1, 8, 8), False, target, tmp_path / "b", limit=2)
     assert pick is rows[0] and pick["interleaved"]["teacher_over_candidate"] >= 1 / 0.99
     low, high = pick["interleaved"]["ci"]
     assert low <= pick["interleaved"]["teacher_over_candidate"] <= high
@@ -155,3 +156,19 @@ def test_search_with_a_ratio_budget_records_the_interleaved_check(teacher, tmp_p
     assert check["batch"] == 1 and check["teacher_over_candidate"] > 0 and check["verdict"]
     if pareto["ratio_confirmed_interleaved"]:
         assert check["teacher_over_candidate"] >= 1 / 1.5
+
+
+def test_when_the_leaders_miss_the_ratio_the_observed_drift_rescales_the_budget(tmp_path):
+    from edgekd.search.confirm import confirm_ratio
+    from edgekd.targets import get_target
+
+    big = {"name": "resnet", "widths": [32, 64, 64], "blocks": [2, 2, 2], "in_channels": 1, "num_classes": 10}
+    tiny = {**big, "widths": [4, 8, 8], "blocks": [1, 1, 1]}
+    # The two best-scoring rows are the teacher's own architecture, single-measured far too fast (0.4 of the
+    # teacher): interleaved they are ~1x, so single measurements overstate speed by ~2.5x. The budget (half the
+    # teacher) rescaled by that drift admits the row measured at 0.3 and excludes the one measured at 2.0.
+    rows = [{"key": "a", "arch": big, "latency_ms": 0.4}, {"key": "b", "arch": big, "latency_ms": 0.4},
+            {"key": "slow", "arch": tiny, "latency_ms": 2.0}, {"key": "fast", "arch": tiny, "latency_ms": 0.3}]
+    pick = confirm_ratio(build_model(big), rows, 0.5, 1.0, (1, 8, 8), False, get_target("cpu-ort-fp32"), tmp_path, limit=2)
+    assert pick is rows[3] and pick["interleaved"]["teacher_over_candidate"] >= 2
+    assert "interleaved" not in rows[2] and all(r["interleaved"]["teacher_over_candidate"] < 2 for r in rows[:2])

@@ -105,8 +105,8 @@ def finish(study: optuna.Study, objective: Objective, cfg: SearchConfig, out: Pa
     confirmed = None
     if best is not None and cfg.budget_ratio is not None:
         ev = objective.evaluator
-        best = confirm_ratio(ev.batch.teacher, feasible, cfg.budget_ratio, ev.input_shape, ev.tokens, ev.cache.target,
-                             ev.directory / "work" / "confirm", CONFIRM_LIMIT)
+        best = confirm_ratio(ev.batch.teacher, feasible, cfg.budget_ratio, budget / cfg.budget_ratio, ev.input_shape,
+                             ev.tokens, ev.cache.target, ev.directory / "work" / "confirm", CONFIRM_LIMIT)
         confirmed = best is not None
         if best is None:  # none held the ratio interleaved: the checked one that came closest, said so
             best = max((r for r in feasible if "interleaved" in r), key=lambda r: r["interleaved"]["teacher_over_candidate"])
