@@ -197,7 +197,7 @@ def compare_local(model_a: Path, model_b: Path, target: Target, batches: list[in
             results.append({"batch": batch, "runs": len(a), "session_pair": groups,
                             "a": _side(a, batch, resolution_ms, firsts[0]), "b": _side(b, batch, resolution_ms, firsts[1])})
     return {"schema": SCHEMA, "kind": "compare", "model_a": info[0], "model_b": info[1], "target": target.name,
-            "runtime": target.runtime, "providers": session.providers, "threads": options.threads or target.threads,
-            "clock": session.clock, "timer_resolution_ms": resolution_ms, "measure": as_dict(cfg),
+            "runtime": target.runtime, "providers": initial[0].providers, "threads": options.threads or target.threads,
+            "clock": initial[0].clock, "timer_resolution_ms": resolution_ms, "measure": as_dict(cfg),
             "options": as_dict(options), **results[0], "batches": results[1:], "skipped_batches": skipped,
-            "env": environment(session, target, options), "remote": None}
+            "env": environment(initial[0], target, options), "remote": None}

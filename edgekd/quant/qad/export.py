@@ -27,9 +27,13 @@ def converted_program(net: torch.fx.GraphModule, example: torch.Tensor) -> torch
 
     net = copy.deepcopy(net)
     net.eval()  # torchao's eval() on a captured graph returns None
-    cm = convert_pt2e(net)
+    return _program(convert_pt2e(net), example)
+
+
+def _program(module: torch.nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
+    """``module`` captured on ``example`` (N, ...) with a dynamic batch axis."""
     batch = torch.export.Dim("batch", min=1, max=4096)
-    return torch.export.export(cm, (example,), dynamic_shapes=({0: batch},))
+    return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
 
 
 def export_qdq(net: torch.fx.GraphModule, example: torch.Tensor, path: str | Path, opset: int = 18) -> list[Path]:
@@ -51,8 +55,7 @@ def export_float(net: torch.fx.GraphModule, example: torch.Tensor, path: str | P
             node.replace_all_uses_with(node.args[0])
             net.graph.erase_node(node)
     net.recompile()
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    export_onnx(torch.export.export(net, (example,), dynamic_shapes=({0: batch},)), example, path, opset=opset)
+    export_onnx(_program(net, example), example, path, opset=opset)
     return Path(path)
 
 
