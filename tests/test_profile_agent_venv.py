@@ -55,4 +55,8 @@ def test_remote_profile_over_ssh_to_a_three_package_device(agent_python, sshd, t
     assert r["remote"]["copied"] and r["batch"] == 1 and [s["batch"] for s in r["skipped_batches"]] == [8]
     assert r["memory"]["model_bytes_on_disk"] == fixed.stat().st_size and r["per_op"]["op_types"]
     ab = edgekd.compare(fixed, fixed, tgt, [1], FAST, timeout_s=300, quiet=True)
-    assert ab["verdict"].startswith("no ") and not ab["remote"]["copied"]
+    # The device timed the model against itself on 4 fresh session pairs, the host added the statistics, and the
+    # model was not sent again. 25 rounds on a loaded machine decide no verdict (verdicts are tested on synthetic
+    # data in test_profile_stats.py); identical work only has to stay near 1.
+    assert not ab["remote"]["copied"] and sorted(set(ab["session_pair"])) == [0, 1, 2, 3]
+    assert ab["ci"][0] <= ab["ratio_of_medians"] <= ab["ci"][1] and 0.5 < ab["ratio_of_medians"] < 2, ab["verdict"]
