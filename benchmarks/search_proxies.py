@@ -45,17 +45,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from edgekd.data import resolve_data
-    from edgekd.distill.teacher import TeacherConfig, train_teacher
+    from digits_teacher import digits_teacher
+
     from edgekd.search.api import search
 
-    splits = resolve_data("digits", image_size=args.image_size)
-    tdir = args.work / "teacher"
-    teacher = tdir / "teacher.safetensors"
-    if not teacher.is_file():
-        train_teacher(splits, TeacherConfig(arch={"name": "resnet", "widths": [16, 32, 64], "blocks": [1, 1, 1]},
-                                            epochs=args.teacher_epochs, lr=3e-3), tdir, force=True)
-    t_metrics = json.loads((tdir / "teacher.metrics.json").read_text())
+    splits, teacher, t_metrics = digits_teacher(args.work, args.image_size, args.teacher_epochs)
     pools: dict[str, list[dict[str, Any]]] = {}
     search_s: dict[str, float] = {}
     for proxy in args.proxies:
