@@ -17,9 +17,9 @@ FAST = MeasureConfig(warmup_runs=2, warmup_ms=5, min_runs=25, min_duration_s=0, 
 TARGET = Target(name="pi", threads=1, batch_sizes=[1, 2])
 
 
-def _agent(python, kind, models, tmp_path, *extra):
+def _agent(python, kind, models, tmp_path, *extra, measure=FAST):
     argv = [str(python), "-m", "edgekd.profile.agent", kind, *map(str, models), "--target", TARGET.model_dump_json(),
-            "--batch", "1,2", "--measure", FAST.model_dump_json(), "--options", RuntimeOptions().model_dump_json(), *extra]
+            "--batch", "1,2", "--measure", measure.model_dump_json(), "--options", RuntimeOptions().model_dump_json(), *extra]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path,
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0, res.stdout + res.stderr
@@ -42,7 +42,9 @@ def test_agent_profiles_and_compares_with_three_packages(agent_python, tiny_onnx
         assert {t["op_type"] for t in b["per_op"]["op_types"]} >= {"Conv", "MatMul"}
     assert r["measure"] == FAST.model_dump() and r["options"] == RuntimeOptions().model_dump() and r["threads"] == 1
     assert set(r["env"]["libraries"]) <= {"edgekd", "numpy", "onnxruntime"}  # what the device has
-    c = _agent(agent_python, "compare", [model, tiny_onnx("wide.onnx", channels=32)], tmp_path)
+    # 200 rounds: split over 4 fresh session pairs, 25 would leave 7 rounds a pair and decide nothing
+    c = _agent(agent_python, "compare", [model, tiny_onnx("wide.onnx", channels=32)], tmp_path,
+               measure=FAST.model_copy(update={"min_runs": 200, "warmup_runs": 10}))
     assert "ratio_of_medians" not in c and len(c["a"]["samples_ms"]) == len(c["b"]["samples_ms"]) == c["runs"]
     assert add_statistics(c)["verdict"].startswith("B is slower")  # statistics are added on the host
 

@@ -172,3 +172,17 @@ def test_when_the_leaders_miss_the_ratio_the_observed_drift_rescales_the_budget(
     pick = confirm_ratio(build_model(big), rows, 0.5, 1.0, (1, 8, 8), False, get_target("cpu-ort-fp32"), tmp_path, limit=2)
     assert pick is rows[3] and pick["interleaved"]["teacher_over_candidate"] >= 2
     assert "interleaved" not in rows[2] and all(r["interleaved"]["teacher_over_candidate"] < 2 for r in rows[:2])
+
+
+def test_a_trial_killed_before_its_worker_tag_is_failed_after_the_grace_period():
+    from edgekd.search.study import fail_stale_trials
+
+    study = optuna.create_study(directions=["maximize"])
+    orphan = study.ask()  # created, never tagged: its worker was killed in between
+    alive = study.ask()
+    alive.set_user_attr("worker", f"{__import__('socket').gethostname()}:{os.getpid()}")
+    t0 = time.time()
+    assert fail_stale_trials(study, grace_s=0.5) == 1
+    assert time.time() - t0 >= 0.3  # it waited for the grace period before judging
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states == {orphan.number: optuna.trial.TrialState.FAIL, alive.number: optuna.trial.TrialState.RUNNING}

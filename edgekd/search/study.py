@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import socket
@@ -64,12 +65,27 @@ def open_study(cfg: SearchConfig, out: Path, worker: int = 0, attempts: int = 10
     return create()
 
 
-def fail_stale_trials(study: optuna.Study) -> int:
-    """Mark RUNNING trials whose worker ran on this host and is gone (a killed search) as FAIL; their count."""
-    failed = 0
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+UNTAGGED_GRACE_S = 5.0  # far longer than a live worker takes to tag the trial Optuna just created
+
+
+def fail_stale_trials(study: optuna.Study, grace_s: float = UNTAGGED_GRACE_S) -> int:
+    """Mark RUNNING trials whose worker is gone (a killed search) as FAIL; their count.
+
+    A worker tags its trial ``host:pid`` milliseconds after Optuna creates it; a kill in between leaves a trial
+    with no tag. One still untagged ``grace_s`` after it started has no live worker, wherever it ran.
+    """
+    def running() -> list[optuna.trial.FrozenTrial]:
+        return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+
+    untagged = [t for t in running() if "worker" not in t.user_attrs and t.datetime_start is not None]
+    if untagged:
+        youngest = max(t.datetime_start for t in untagged)
+        time.sleep(max(0.0, grace_s - (datetime.datetime.now() - youngest).total_seconds()))
+    untagged_ids, failed = {t._trial_id for t in untagged}, 0
+    for t in running():
         host, _, pid = str(t.user_attrs.get("worker", "")).rpartition(":")  # one write: never half-recorded
-        if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
+        dead = host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
+        if dead or (t._trial_id in untagged_ids and "worker" not in t.user_attrs):
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
             failed += 1
     return failed
