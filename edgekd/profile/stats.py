@@ -25,13 +25,12 @@ def bootstrap_ratio_ci(a_ms: list[float], b_ms: list[float], level: float = 0.95
         raise ValueError(f"paired samples need equal lengths, got {len(a)} and {len(b)}")
     rng = np.random.default_rng(seed)
     members = [np.flatnonzero(np.asarray(groups) == g) for g in np.unique(groups)] if groups is not None else []
+    ratios = np.empty(resamples)
     if len(members) > 1:
-        ratios = np.empty(resamples)
         for r in range(resamples):
             idx = np.concatenate([rng.choice(members[g], len(members[g])) for g in rng.integers(0, len(members), len(members))])
             ratios[r] = np.median(b[idx]) / np.median(a[idx])
     else:
-        ratios = np.empty(resamples)
         step = max(1, 4_000_000 // len(a))  # bound the index matrix to ~32 MB
         for lo in range(0, resamples, step):
             n = min(step, resamples - lo)
