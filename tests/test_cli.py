@@ -75,3 +75,25 @@ def test_compile_and_profile_json(digits_run, tmp_path):
     res = edgekd("profile", model, "--batch", "1", "--runs", "10", "--duration", "0", "--json")
     assert res.returncode == 0, res.stderr
     assert set(json.loads(res.stdout)["latency_ms"]) >= {"min", "median", "mean", "p90", "p99"}
+
+
+def test_ctrl_c_during_an_import_exits_130(monkeypatch, capsys):
+    """Ctrl-C while a module defines a class reaches the CLI as RuntimeError('Error calling __set_name__ ...')
+    with the interrupt as its cause (CI saw exit 1 and 'internal error' for it); it must still exit 130."""
+    import importlib
+
+    cli = importlib.import_module("edgekd.cli.app")
+
+    class Interrupting:
+        def __set_name__(self, owner, name):
+            raise KeyboardInterrupt
+
+    def app(**_):
+        type("DistState", (), {"_hash": Interrupting()})  # what a class body does during an import
+
+    monkeypatch.setattr(cli, "app", app)
+    monkeypatch.setattr(sys, "argv", ["edgekd", "run", "recipe.yaml"])
+    with pytest.raises(SystemExit) as ex:
+        cli.main()
+    assert ex.value.code == 130
+    assert "aborted" in capsys.readouterr().err

@@ -86,6 +86,24 @@ def _validation_message(e: BaseException) -> str:
     return f"{where}: {first['msg']}" + (f" (and {more} more)" if more > 0 else "") + "; see the command's --help"
 
 
+def _interrupted(e: BaseException) -> bool:
+    """True when Ctrl-C caused ``e``: Python wraps an interrupt raised inside class creation during an import
+    (``__set_name__``) or inside some library callbacks in another exception, with the interrupt as its cause."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _aborted() -> NoReturn:
+    err.print("aborted")
+    sys.exit(INTERRUPTED)
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(TERMINATED)
 
@@ -97,12 +115,13 @@ def main() -> None:
     try:
         rc = app(standalone_mode=False)
     except EdgekdError as e:  # bad input (2), or a failed gate (GateFailure: 1)
+        if _interrupted(e):  # a library wrapped the interrupt it met while reading input
+            _aborted()
         if state["debug"]:
             raise
         _fail(str(e), getattr(e, "exit_code", USAGE))
     except (KeyboardInterrupt, typer.Abort):
-        err.print("aborted")
-        sys.exit(INTERRUPTED)
+        _aborted()
     except _usage_error_types() as e:
         _usage(e)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
@@ -112,6 +131,8 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as e:  # anything truly unexpected: a bug, not the user's input
+        if _interrupted(e):
+            _aborted()
         if state["debug"]:
             raise
         if _is_validation_error(e):  # a library options model refused a value the user gave
