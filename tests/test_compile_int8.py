@@ -175,3 +175,40 @@ def test_report_says_where_int8_is_slower_with_the_measured_ratio(cnn, tmp_path)
     assert report["notes"] == res.notes and report["quantization"]["speed"] == speed
     with pytest.raises(EdgekdError, match="unknown calibration method 'kl'"):
         edgekd.compile(ckpt, "cpu-ort-int8", "int8", tmp_path / "x", calib=x, calib_method="kl")
+
+
+def test_target_default_keeps_fp32_where_int8_is_slower(cnn, tmp_path, monkeypatch):
+    """cpu-ort-int8 lists [int8, fp32]: left to the target, compile deploys fp32 when int8 measured slower at any of the
+    target's batch sizes (ratio in the report); an explicit --precision int8 keeps int8 whatever the speed."""
+    import importlib
+
+    comp = importlib.import_module("edgekd.export.compile")
+
+    real = comp.int8_speed
+
+    def slower_at_64(*a, **k):
+        speed = real(*a, **k)
+        row = speed["batch_64"]
+        speed["batch_64"] = {**row, "int8_ms": row["fp32_ms"] / 0.8, "int8_speedup": 0.8}  # as on this CPU at batch 64
+        speed["batch_1"] = {**speed["batch_1"], "int8_ms": speed["batch_1"]["fp32_ms"], "int8_speedup": 1.0}
+        return speed
+
+    monkeypatch.setattr(comp, "int8_speed", slower_at_64)
+    ckpt, x = cnn
+    res = edgekd.compile(ckpt, "cpu-ort-int8", None, tmp_path / "auto", samples=x[:32], calib=x[32:])
+    assert res.precision == "fp32" and res.model.name == "cnn.fp32.onnx"
+    assert sorted(p.name for p in (tmp_path / "auto").glob("*.onnx")) == ["cnn.fp32.onnx"]
+    assert res.quantization["kept"] == {"precision": "fp32", "int8_slower_at": {64: 0.8}}
+    assert res.quantization["int8_verification"]["cosine"] > 0.99  # the int8 model was built and verified
+    assert any("batch 64" in n and "0.80x of fp32 speed" in n and "fp32 kept" in n for n in res.notes)
+    ops = {n.op_type for n in onnx.load(str(res.model)).graph.node}
+    assert "QuantizeLinear" not in ops and "Conv" in ops
+    assert res.verification["max_abs_diff"] < 1e-4  # the deployed model matches PyTorch at fp32
+    report = json.loads(res.report.read_text())
+    assert report["precision"] == "fp32" and report["quantization"]["kept"]["int8_slower_at"] == {"64": 0.8}
+    manifest = json.loads((tmp_path / "auto" / "manifest.json").read_text())
+    assert "cnn.fp32.onnx" in json.dumps(manifest) and "cnn.int8.onnx" not in json.dumps(manifest)
+
+    explicit = edgekd.compile(ckpt, "cpu-ort-int8", "int8", tmp_path / "int8", samples=x[:32], calib=x[32:])
+    assert explicit.precision == "int8" and "kept" not in explicit.quantization
+    assert any("batch 64" in n and "--precision" not in n for n in explicit.notes)

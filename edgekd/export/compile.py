@@ -99,12 +99,18 @@ def _arrays(data: Any, names: list[str], src: Source, what: str) -> Arrays | Non
     return check_samples(as_arrays(data, names), onnx_specs or src.inputs, what, batch_axis=onnx_specs is not None)
 
 
-def _speed_notes(tgt: Target, speed: dict[str, Any]) -> list[str]:
+def _slower(speed: dict[str, Any]) -> dict[int, float]:
+    """{batch size: int8 speed-up} for every batch size where int8 ran slower than fp32."""
+    return {int(k.removeprefix("batch_")): v["int8_speedup"] for k, v in speed.items()
+            if k.startswith("batch_") and v["int8_speedup"] < 1.0}
+
+
+def _speed_notes(tgt: Target, speed: dict[str, Any], kept_fp32: bool) -> list[str]:
     """A note for every batch size where int8 ran slower than fp32, with the measured ratio."""
-    keep = " (the target lists fp32: use it there)" if "fp32" in tgt.precisions else ""
-    return [f"int8 is slower than fp32 at batch {k.removeprefix('batch_')} on this machine: {v['int8_speedup']:.2f}x "
-            f"of fp32 speed (interleaved medians){keep}"
-            for k, v in speed.items() if k.startswith("batch_") and v["int8_speedup"] < 1.0]
+    keep = (" (fp32 kept: the target's precision was not given and the target lists fp32; --precision int8 keeps int8)"
+            if kept_fp32 else " (the target lists fp32: use it there)" if "fp32" in tgt.precisions else "")
+    return [f"int8 is slower than fp32 at batch {b} on this machine: {r:.2f}x of fp32 speed (interleaved medians){keep}"
+            for b, r in _slower(speed).items()]
 
 
 def compile(
@@ -148,6 +154,7 @@ def compile(
     ``tolerance`` (per-precision defaults in ``TOLERANCES``; a dict overrides single fields).
     """
     tgt = get_target(target)
+    keep_faster = precision is None and tgt.precision == "int8" and "fp32" in tgt.precisions
     precision = tgt.precision if precision is None else precision
     if precision not in TOLERANCES:
         raise EdgekdError(f"precision {precision!r} is not supported; use one of {', '.join(TOLERANCES)}")
@@ -202,13 +209,24 @@ def compile(
         if native and src.quantization is not None:
             quant = src.quantization(work_dst, inputs)
         local_cpu = tgt.runtime == "onnxruntime" and tgt.device == "cpu" and tgt.connection.kind == "local"
+        kept_fp32 = False
         if quant is not None and local_cpu and measure_speed and (not native or src.float_twin is not None):
             base = src.float_twin(work / "float-twin.onnx") if native and src.float_twin else fp32
             quant["speed"] = int8_speed(base, work_dst, inputs, tgt.batch_sizes, tgt.threads)
-            notes += _speed_notes(tgt, quant["speed"])
-        stats = fp32_stats if precision == "fp32" or native else verify_outputs(
-            reference, run_outputs(work_dst, inputs), tolerance_for(precision, tolerance), f"{stem} {precision}",
-            src.classifier, inputs.get("attention_mask"))
+            kept_fp32 = keep_faster and bool(_slower(quant["speed"]))
+            notes += _speed_notes(tgt, quant["speed"], kept_fp32)
+        if kept_fp32:  # the target chose int8 but lists fp32, and int8 lost somewhere: deploy the faster float model
+            quant["int8_verification"] = fp32_stats if native else verify_outputs(
+                reference, run_outputs(work_dst, inputs), tolerance_for("int8", tolerance), f"{stem} int8",
+                src.classifier, inputs.get("attention_mask"))
+            quant["kept"] = {"precision": "fp32", "int8_slower_at": _slower(quant["speed"])}
+            precision, work_dst = "fp32", work / f"{stem}.fp32.onnx"
+            dst, report = out / work_dst.name, out / f"{stem}.fp32.verify.json"
+            guard_outputs([dst, report], force)
+            save_onnx(onnx.load(str(base)), work_dst)
+        stats = fp32_stats if (precision == "fp32" or native) and not (kept_fp32 and native) else verify_outputs(
+            reference, run_outputs(work_dst, inputs), tolerance_for("int8" if native else precision, tolerance),
+            f"{stem} {'float twin' if kept_fp32 and native else precision}", src.classifier, inputs.get("attention_mask"))
         verification = {**checked, **stats}
         if precision not in tgt.precisions:
             notes.append(f"target {tgt.name} lists precisions {tgt.precisions}; {precision} is not among them")
