@@ -8,7 +8,8 @@ Runtime on the test split; checkpoints are chosen on the validation split. Then,
 ONNX Runtime CPU latency of fp32, PTQ and QAD models at batch 1 and 64 (2 threads, as the target), for the student
 and for the teacher-sized model (the teacher's architecture, QAD from its own weights; seed 0), the count of
 QuantizeLinear nodes, ops left in float, the per-op-type times from ONNX Runtime's profiler, and QDQ-vs-fake-quant
-parity. Writes ``benchmarks/results/qad.json``. Finished runs in ``--work`` are reused.
+parity; and what ``edgekd compile`` deploys for each QAD model when the precision is left to the target (int8, or fp32
+where int8 measured slower). Writes ``benchmarks/results/qad.json``. Finished runs in ``--work`` are reused.
 """
 
 from __future__ import annotations
@@ -130,6 +131,19 @@ def teacher_sized(work: Path, t: Path) -> dict[str, Any]:
             "test": {k: ort_accuracy(p, x, y) for k, p in models.items()}}
 
 
+def target_choice(ckpt: Path, out: Path) -> dict[str, Any]:
+    """What ``edgekd compile`` deploys for a QAD checkpoint when the precision is left to the target (``[int8,
+    fp32]``): int8, or its float twin where int8 measured slower at one of the target's batch sizes."""
+    import edgekd
+
+    sp = splits()
+    res = edgekd.compile(ckpt, TARGET, None, out, samples=sp.x["test"].numpy(), labels=sp.y["test"].numpy(),
+                         num_verify=256, force=True)
+    q = res.quantization or {}
+    return {"deployed": res.precision, "kept": q.get("kept"),
+            "int8_speedup": {k: v["int8_speedup"] for k, v in q.get("speed", {}).items() if k.startswith("batch_")}}
+
+
 def timings(models: dict[str, Path], x: np.ndarray, threads: int = 2, rounds: int = 200) -> dict[str, Any]:
     """Median ms per model at batch 1 and 64, one run of each model per round (interleaved); speed-ups against
     ``fp32`` (the student) or ``teacher_fp32`` (the teacher-sized models)."""
@@ -218,6 +232,8 @@ def main() -> None:
     big = teacher_sized(work, t)
     speed = timings({**models, **big["models"]}, x)
     ops = {k: per_op(p, x) for k, p in {**models, **big["models"]}.items()}
+    choice = {"student_qad": target_choice(first / "qad" / "student.safetensors", work / "choice" / "student"),
+              "teacher_qad": target_choice(work / "teacher_int8" / "qad" / "student.safetensors", work / "choice" / "teacher")}
     result = {
         "what": "digits, recipe's 10x student: FP32 distilled vs PTQ vs QAT (no teacher) vs QAD (recipe loss); "
                 "int8 = compiled ONNX run by ONNX Runtime on the test split",
@@ -225,7 +241,7 @@ def main() -> None:
                      "loss": RECIPE_LOSS, "seeds": args.seeds},
         "rows": rows, "summary": summary(rows), "parity_seed0": {k: v for k, v in par.items() if k != "layers"},
         "parity_layers_seed0": par["layers"], "teacher_sized": {k: v for k, v in big.items() if k != "models"},
-        "latency": speed, "per_op_batch64": ops,
+        "latency": speed, "per_op_batch64": ops, "deployed_by_target": choice,
         "machine": {"cpu": platform.processor() or platform.machine(), "fingerprint": fingerprint(),
                     "note": "2-core machine shared with other work while this ran (noisy); ratios are interleaved"},
         "seconds": time.perf_counter() - t0,
