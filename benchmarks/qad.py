@@ -5,7 +5,8 @@ For the recipe's 10x student (30.7k parameters) and 3 seeds: FP32 distilled (the
 split), QAT without a teacher (labels only, fake-quantized, from the FP32 student) and QAD (the recipe's loss,
 fake-quantized, from the FP32 student). Every int8 accuracy is that of the compiled ONNX model run by ONNX
 Runtime on the test split; checkpoints are chosen on the validation split. Then, in one run and interleaved,
-ONNX Runtime CPU latency of fp32, PTQ and QAD models at batch 1 and 64 (2 threads, as the target), for the student
+ONNX Runtime CPU speed of each int8 model against its fp32 model at batch 1 and 64 (``edgekd.compare``, 2 threads,
+as the target), for the student
 and for the teacher-sized model (the teacher's architecture, QAD from its own weights; seed 0), the count of
 QuantizeLinear nodes, ops left in float, the per-op-type times from ONNX Runtime's profiler, and QDQ-vs-fake-quant
 parity; and what ``edgekd compile`` deploys for each QAD model when the precision is left to the target (int8, or fp32
@@ -144,28 +145,29 @@ def target_choice(ckpt: Path, out: Path) -> dict[str, Any]:
             "int8_speedup": {k: v["int8_speedup"] for k, v in q.get("speed", {}).items() if k.startswith("batch_")}}
 
 
-def timings(models: dict[str, Path], x: np.ndarray, threads: int = 2, rounds: int = 200) -> dict[str, Any]:
-    """Median ms per model at batch 1 and 64, one run of each model per round (interleaved); speed-ups against
-    ``fp32`` (the student) or ``teacher_fp32`` (the teacher-sized models)."""
-    from edgekd.export.runtime import session
+def timings(models: dict[str, Path], pairs: int = 8) -> dict[str, Any]:
+    """Each int8 model against its fp32 model (the student's, or the teacher's for the teacher-sized ones) and QAD
+    against PTQ, with ``edgekd.compare`` on the int8 target (2 threads) at batch 1 and 64: interleaved runs over
+    ``pairs`` fresh session pairs opened in alternating order, ratio of medians with its bootstrap CI.
 
-    sessions = {k: session(p, threads) for k, p in models.items()}
-    out: dict[str, Any] = {}
-    for b in (1, 64):
-        feed = {"input": np.ascontiguousarray(x[np.arange(b) % len(x)])}
-        times: dict[str, list[float]] = {k: [] for k in sessions}
-        for s in sessions.values():
-            for _ in range(20):
-                s.run(None, feed)
-        for _ in range(rounds if b == 1 else rounds // 4):
-            for k, s in sessions.items():
-                t0 = time.perf_counter()
-                s.run(None, feed)
-                times[k].append((time.perf_counter() - t0) * 1e3)
-        med = {k: statistics.median(v) for k, v in times.items()}
-        out[f"batch_{b}"] = {"median_ms": med, "rounds": len(times["fp32"]),
-                             "speedup_vs_fp32": {k: med["teacher_fp32" if k.startswith("teacher") else "fp32"] / v
-                                                 for k, v in med.items() if not k.endswith("fp32")}}
+    Pairs, not one run of all six models: with six sessions open and run in turn, each QAD model measured 1.2x
+    slower than its PTQ twin (also with the order rotated), while the two alone, interleaved, ran at the same speed."""
+    from edgekd.profile.compare import compare
+    from edgekd.profile.config import MeasureConfig
+
+    cfg = MeasureConfig(warmup_runs=5, warmup_ms=50.0, min_runs=160, min_duration_s=2.0, session_pairs=pairs)
+    out: dict[str, Any] = {"method": f"edgekd.compare, {pairs} fresh session pairs, 2 threads", "pairs": {}}
+    for a, b in (("fp32", "ptq_int8"), ("fp32", "qad_int8"), ("ptq_int8", "qad_int8"), ("teacher_fp32", "teacher_ptq_int8"),
+                 ("teacher_fp32", "teacher_qad_int8"), ("teacher_ptq_int8", "teacher_qad_int8")):
+        rep = compare(models[a], models[b], TARGET, [1, 64], cfg, quiet=True)
+        rows = {}
+        for row in [rep, *rep["batches"]]:
+            low, high = row["ci"]
+            rows[f"batch_{row['batch']}"] = {"a_median_ms": row["a"]["latency_ms"]["median"],
+                                             "b_median_ms": row["b"]["latency_ms"]["median"],
+                                             "speedup": 1 / row["ratio_of_medians"], "ci": [1 / high, 1 / low],
+                                             "runs": row["runs"], "verdict": row["verdict"]}
+        out["pairs"][f"{b}_vs_{a}"] = rows
     return out
 
 
@@ -230,7 +232,7 @@ def main() -> None:
     net = load_qad(first / "qad" / "student.safetensors")[0]
     par = parity(net, models["qad_int8"], x)
     big = teacher_sized(work, t)
-    speed = timings({**models, **big["models"]}, x)
+    speed = timings({**models, **big["models"]})
     ops = {k: per_op(p, x) for k, p in {**models, **big["models"]}.items()}
     choice = {"student_qad": target_choice(first / "qad" / "student.safetensors", work / "choice" / "student"),
               "teacher_qad": target_choice(work / "teacher_int8" / "qad" / "student.safetensors", work / "choice" / "teacher")}
@@ -243,7 +245,9 @@ def main() -> None:
         "parity_layers_seed0": par["layers"], "teacher_sized": {k: v for k, v in big.items() if k != "models"},
         "latency": speed, "per_op_batch64": ops, "deployed_by_target": choice,
         "machine": {"cpu": platform.processor() or platform.machine(), "fingerprint": fingerprint(),
-                    "note": "2-core machine shared with other work while this ran (noisy); ratios are interleaved"},
+                    "load_average_at_report": os.getloadavg(),
+                    "note": "2-core machine; the timings ran with a helper's niced jobs at most beside them; ratios are "
+                            "interleaved medians over fresh session sets"},
         "seconds": time.perf_counter() - t0,
     }
     RESULTS.mkdir(exist_ok=True)

@@ -20,31 +20,40 @@ def _batch(inputs: Arrays, size: int) -> Arrays:
 
 def int8_speed(
     fp32: Path, int8: Path, inputs: Arrays, batch_sizes: Sequence[int], threads: int | None,
-    rounds: int = 30, max_s: float = 4.0,
+    rounds: int = 30, max_s: float = 4.0, pairs: int = 3,
 ) -> dict[str, Any]:
     """Median latency (ms) of both models per batch size, one run of each per round (so drift hits both alike).
 
-    Rounds stop after ``rounds`` or ``max_s`` seconds per batch size (at least 5). ``int8_speedup`` is
-    fp32 median / int8 median: below 1 means int8 is slower. A model with a fixed batch runs only that one.
+    The rounds are split over ``pairs`` fresh pairs of sessions, opened in alternating order: one session of a model
+    can run 20% faster or slower than the next from its placement alone, which one pair would report as int8 being
+    faster or slower. Rounds stop after ``rounds`` or ``max_s`` seconds per batch size (at least 2 per pair).
+    ``int8_speedup`` is fp32 median / int8 median: below 1 means int8 is slower. A model with a fixed batch runs
+    only that one.
     """
-    sessions = {"fp32": session(fp32, threads), "int8": session(int8, threads)}
-    fixed = fixed_batch(sessions["fp32"])
-    names = [i.name for i in sessions["fp32"].get_inputs()]
-    out: dict[str, Any] = {"threads": threads, "method": f"interleaved medians, up to {rounds} rounds or {max_s:g} s"}
+    first = session(fp32, threads)
+    fixed = fixed_batch(first)
+    names = [i.name for i in first.get_inputs()]
+    del first
+    out: dict[str, Any] = {"threads": threads, "method": f"interleaved medians over {pairs} fresh session pairs, up to "
+                                                         f"{rounds} rounds or {max_s:g} s"}
     for b in sorted({fixed} if fixed else set(batch_sizes)):
         feed = {k: v for k, v in _batch(inputs, b).items() if k in names}
-        times: dict[str, list[float]] = {k: [] for k in sessions}
-        for s in sessions.values():
-            for _ in range(3):
-                s.run(None, feed)
+        times: dict[str, list[float]] = {"fp32": [], "int8": []}
         start = time.perf_counter()
-        for i in range(rounds):
-            for k, s in sessions.items():
-                t = time.perf_counter()
-                s.run(None, feed)
-                times[k].append((time.perf_counter() - t) * 1e3)
-            if i >= 4 and time.perf_counter() - start > max_s:
-                break
+        for p in range(pairs):
+            order = ("fp32", "int8") if p % 2 == 0 else ("int8", "fp32")
+            sessions = {k: session(fp32 if k == "fp32" else int8, threads) for k in order}
+            for s in sessions.values():
+                for _ in range(3):
+                    s.run(None, feed)
+            for i in range(-(-rounds // pairs)):
+                for k in ("fp32", "int8"):
+                    t = time.perf_counter()
+                    sessions[k].run(None, feed)
+                    times[k].append((time.perf_counter() - t) * 1e3)
+                if i >= 1 and time.perf_counter() - start > max_s * (p + 1) / pairs:
+                    break
         fp, q = float(np.median(times["fp32"])), float(np.median(times["int8"]))
-        out[f"batch_{b}"] = {"fp32_ms": fp, "int8_ms": q, "int8_speedup": fp / q, "rounds": len(times["int8"])}
+        out[f"batch_{b}"] = {"fp32_ms": fp, "int8_ms": q, "int8_speedup": fp / q, "rounds": len(times["int8"]),
+                             "session_pairs": pairs}
     return out
