@@ -47,6 +47,10 @@ def compile_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Compile MODEL to a verified ONNX model (and TensorRT engine) for a target."""
+    from edgekd.inputs import check_model_file
+
+    if factory is None:
+        check_model_file(model)  # a bad path is refused before torch loads (~3 s)
     import edgekd
     from edgekd.quant.calibration import calibration_method, load_calibration, load_npz
 

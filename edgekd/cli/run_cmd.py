@@ -19,6 +19,9 @@ def run_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Run a recipe's stages in order; finished stages are skipped, interrupted ones redone or resumed."""
+    from edgekd.schemas import Recipe, load_yaml, validate
+
+    validate(Recipe, load_yaml(recipe, "recipe"), str(recipe))  # a bad file is refused before torch loads (~5 s)
     import edgekd
 
     stages = [s.strip() for r in redo or [] for s in r.split(",") if s.strip()]
