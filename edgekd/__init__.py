@@ -2,7 +2,9 @@
 
 The public API mirrors the CLI: ``edgekd.search``, ``edgekd.distill``, ``edgekd.compile``, ``edgekd.profile``,
 ``edgekd.compare``, ``edgekd.package``, ``edgekd.check``, ``edgekd.verify``, ``edgekd.run``, ``edgekd.train_teacher``,
-``edgekd.get_target``, ``edgekd.list_targets``.
+``edgekd.get_target``, ``edgekd.list_targets``; for sentence-embedding students ``edgekd.build_corpus``,
+``edgekd.write_corpus``, ``edgekd.make_sentence_student``, ``edgekd.distill_sentence_student``,
+``edgekd.embedding_agreement``.
 
 Every public name loads its module on first use (``EXPORTS`` maps it to ``"module:attribute"``), so ``import edgekd``
 imports no torch, onnx or onnxruntime and the CLI's ``--version`` and ``--help`` answer at once. Adding a public
@@ -22,17 +24,22 @@ __version__ = "0.1.0"
 EXPORTS: dict[str, str] = {
     "check": "edgekd.package.gates:check",
     "compare": "edgekd.profile.compare:compare",
+    "build_corpus": "edgekd.data.text_corpus:build_corpus",
     "compile": "edgekd.export.compile:compile",
     "distill": "edgekd.distill.api:distill",
+    "distill_sentence_student": "edgekd.distill.sentence:distill_sentence_student",
+    "embedding_agreement": "edgekd.distill.embedding_metrics:embedding_agreement",
     "get_target": "edgekd.targets:get_target",
     "list_targets": "edgekd.targets:list_targets",
     "load_recipe": "edgekd.pipeline.runner:load_recipe",
+    "make_sentence_student": "edgekd.models.hf_student:make_sentence_student",
     "package": "edgekd.package.api:package",
     "profile": "edgekd.profile.api:profile",
     "run": "edgekd.pipeline.runner:run",
     "search": "edgekd.search.api:search",
     "train_teacher": "edgekd.distill.teacher:train_teacher",
     "verify": "edgekd.package.verify:verify",
+    "write_corpus": "edgekd.data.text_corpus:write_corpus",
 }
 
 __all__ = ["__version__", *sorted(EXPORTS)]
