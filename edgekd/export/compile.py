@@ -105,12 +105,12 @@ def _slower(speed: dict[str, Any]) -> dict[int, float]:
             if k.startswith("batch_") and v["int8_speedup"] < 1.0}
 
 
-def _speed_notes(tgt: Target, speed: dict[str, Any], kept_fp32: bool) -> list[str]:
-    """A note for every batch size where int8 ran slower than fp32, with the measured ratio."""
+def _speed_notes(tgt: Target, slower: dict[int, float], kept_fp32: bool) -> list[str]:
+    """A note for every batch size where int8 ran slower than fp32 (``_slower``), with the measured ratio."""
     keep = (" (fp32 kept: the target's precision was not given and the target lists fp32; --precision int8 keeps int8)"
             if kept_fp32 else " (the target lists fp32: use it there)" if "fp32" in tgt.precisions else "")
     return [f"int8 is slower than fp32 at batch {b} on this machine: {r:.2f}x of fp32 speed (interleaved medians){keep}"
-            for b, r in _slower(speed).items()]
+            for b, r in slower.items()]
 
 
 def compile(
@@ -213,20 +213,26 @@ def compile(
         if quant is not None and local_cpu and measure_speed and (not native or src.float_twin is not None):
             base = src.float_twin(work / "float-twin.onnx") if native and src.float_twin else fp32
             quant["speed"] = int8_speed(base, work_dst, inputs, tgt.batch_sizes, tgt.threads)
-            kept_fp32 = keep_faster and bool(_slower(quant["speed"]))
-            notes += _speed_notes(tgt, quant["speed"], kept_fp32)
+            slower = _slower(quant["speed"])
+            kept_fp32 = keep_faster and bool(slower)
+            notes += _speed_notes(tgt, slower, kept_fp32)
         if kept_fp32:  # the target chose int8 but lists fp32, and int8 lost somewhere: deploy the faster float model
             quant["int8_verification"] = fp32_stats if native else verify_outputs(
                 reference, run_outputs(work_dst, inputs), tolerance_for("int8", tolerance), f"{stem} int8",
                 src.classifier, inputs.get("attention_mask"))
-            quant["kept"] = {"precision": "fp32", "int8_slower_at": _slower(quant["speed"])}
+            quant["kept"] = {"precision": "fp32", "int8_slower_at": slower}
             precision, work_dst = "fp32", work / f"{stem}.fp32.onnx"
             dst, report = out / work_dst.name, out / f"{stem}.fp32.verify.json"
             guard_outputs([dst, report], force)
             save_onnx(onnx.load(str(base)), work_dst)
-        stats = fp32_stats if (precision == "fp32" or native) and not (kept_fp32 and native) else verify_outputs(
-            reference, run_outputs(work_dst, inputs), tolerance_for("int8" if native else precision, tolerance),
-            f"{stem} {'float twin' if kept_fp32 and native else precision}", src.classifier, inputs.get("attention_mask"))
+        if kept_fp32 and native:  # the float twin, held to the int8 tolerance against the fake-quant model
+            stats = verify_outputs(reference, run_outputs(work_dst, inputs), tolerance_for("int8", tolerance),
+                                   f"{stem} float twin", src.classifier, inputs.get("attention_mask"))
+        elif precision == "fp32" or native:  # the export itself is what was verified
+            stats = fp32_stats
+        else:
+            stats = verify_outputs(reference, run_outputs(work_dst, inputs), tolerance_for(precision, tolerance),
+                                   f"{stem} {precision}", src.classifier, inputs.get("attention_mask"))
         verification = {**checked, **stats}
         if precision not in tgt.precisions:
             notes.append(f"target {tgt.name} lists precisions {tgt.precisions}; {precision} is not among them")

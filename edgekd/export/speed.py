@@ -24,16 +24,15 @@ def int8_speed(
 ) -> dict[str, Any]:
     """Median latency (ms) of both models per batch size, one run of each per round (so drift hits both alike).
 
-    The rounds are split over ``pairs`` fresh pairs of sessions, opened in alternating order: one session of a model
-    can run 20% faster or slower than the next from its placement alone, which one pair would report as int8 being
-    faster or slower. Rounds stop after ``rounds`` or ``max_s`` seconds per batch size (at least 2 per pair).
+    The rounds are split over ``pairs`` pairs of sessions (each batch size reuses the first; the others are fresh,
+    opened in alternating order): one session of a model can run 20% faster or slower than the next from its
+    placement alone, which one pair would report as int8 being faster or slower. Rounds stop after ``rounds`` or ``max_s`` seconds per batch size (at least 2 per pair).
     ``int8_speedup`` is fp32 median / int8 median: below 1 means int8 is slower. A model with a fixed batch runs
     only that one.
     """
-    first = session(fp32, threads)
-    fixed = fixed_batch(first)
-    names = [i.name for i in first.get_inputs()]
-    del first
+    initial = {"fp32": session(fp32, threads), "int8": session(int8, threads)}  # the first pair, also read for inputs
+    fixed = fixed_batch(initial["fp32"])
+    names = [i.name for i in initial["fp32"].get_inputs()]
     out: dict[str, Any] = {"threads": threads, "method": f"interleaved medians over {pairs} fresh session pairs, up to "
                                                          f"{rounds} rounds or {max_s:g} s"}
     for b in sorted({fixed} if fixed else set(batch_sizes)):
@@ -42,7 +41,7 @@ def int8_speed(
         start = time.perf_counter()
         for p in range(pairs):
             order = ("fp32", "int8") if p % 2 == 0 else ("int8", "fp32")
-            sessions = {k: session(fp32 if k == "fp32" else int8, threads) for k in order}
+            sessions = initial if p == 0 else {k: session(fp32 if k == "fp32" else int8, threads) for k in order}
             for s in sessions.values():
                 for _ in range(3):
                     s.run(None, feed)
