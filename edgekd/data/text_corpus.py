@@ -31,6 +31,7 @@ from typing import Iterator
 
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import write_json, write_text
+from edgekd.manifest_io import guard_outputs
 
 SPLITS = ("train", "val", "test")
 FUNCTION_WORDS = frozenset("the a an of to and is in for that with this it be are on as by or can from not which "
@@ -226,9 +227,7 @@ def corpus_outputs(out: str | Path, force: bool = False) -> dict[str, Path]:
     not ``force``, so a caller can check before the build."""
     out = Path(out)
     paths = {k: out / f"{k}.txt" for k in SPLITS} | {"info": out / "corpus.json"}
-    existing = [p for p in paths.values() if p.exists()]
-    if existing and not force:
-        raise EdgekdError(f"{existing[0]} already exists; pass --force to overwrite it or choose another output folder")
+    guard_outputs(list(paths.values()), force)
     return paths
 
 

@@ -43,17 +43,6 @@ def cosine_matrix(x: np.ndarray) -> np.ndarray:
     return u @ u.T
 
 
-def average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks of a 1-D array, ties given the mean of the ranks they span (as Spearman's rho needs)."""
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
-    ends = np.r_[starts[1:], len(xs)]
-    ranks = np.empty(len(x), np.float64)
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    return ranks
-
-
 def mean_cosine(student: np.ndarray, teacher: np.ndarray) -> float:
     """Mean over rows of the cosine between student row i (N, D) and teacher row i (N, D)."""
     s, t = _check(student, teacher, True)
@@ -62,9 +51,11 @@ def mean_cosine(student: np.ndarray, teacher: np.ndarray) -> float:
 
 def pairwise_spearman(student: np.ndarray, teacher: np.ndarray) -> float:
     """Spearman correlation of the N(N-1)/2 pairwise cosines (i < j) of student (N, D) and teacher (N, D')."""
+    from scipy.stats import rankdata  # ties get the mean of the ranks they span, as Spearman's rho needs
+
     s, t = _check(student, teacher, False)
     iu = np.triu_indices(len(s), k=1)
-    rs, rt = average_ranks(cosine_matrix(s)[iu]), average_ranks(cosine_matrix(t)[iu])
+    rs, rt = rankdata(cosine_matrix(s)[iu]), rankdata(cosine_matrix(t)[iu])
     rs, rt = rs - rs.mean(), rt - rt.mean()
     denom = np.sqrt((rs * rs).sum() * (rt * rt).sum())
     return float((rs * rt).sum() / denom) if denom > 0 else 0.0

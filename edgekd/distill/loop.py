@@ -7,7 +7,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -102,7 +102,14 @@ class DistillModule(nn.Module):
         return self.criterion(LossInputs(logits.float(), labels, t_logits, s_feats, t_feats, token_mask(x)))
 
 
-def lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+class Schedule(Protocol):
+    """What ``lr_lambda`` reads from a training config (TrainConfig, SentenceDistillConfig)."""
+
+    epochs: int
+    warmup_epochs: float
+
+
+def lr_lambda(cfg: Schedule, steps_per_epoch: int) -> Callable[[int], float]:
     """Multiplier of the peak lr at a step: linear warm-up, then cosine to 0."""
     total, warm = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
 

@@ -31,6 +31,7 @@ from pydantic import Field
 from torch import nn
 
 from edgekd.distill.embedding_metrics import embedding_agreement
+from edgekd.distill.loop import lr_lambda
 from edgekd.distill.losses.base import LossInputs
 from edgekd.distill.losses.minilm import MiniLM
 from edgekd.distill.state import append_metrics, load_state, rewrite_metrics, rng_state, save_state, set_rng_state
@@ -134,15 +135,6 @@ def qkv_paths(bert: nn.Module) -> list[str]:
     return [f"encoder.layer.{last}.attention.self.{p}" for p in ("query", "key", "value")]
 
 
-def _lr_at(cfg: SentenceDistillConfig, steps: int) -> Any:
-    total, warm = cfg.epochs * steps, cfg.warmup_epochs * steps
-
-    def at(step: int) -> float:
-        return (step + 1) / warm if step < warm else 0.5 * (1 + math.cos(math.pi * (step - warm) / max(total - warm, 1)))
-
-    return at
-
-
 def _score(student: SentenceModel, texts: list[str], ref: np.ndarray, cfg: SentenceDistillConfig) -> dict[str, Any]:
     return embedding_agreement(student.embed(texts, cfg.max_length), ref)
 
@@ -234,7 +226,7 @@ def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, s
     opt = torch.optim.AdamW([p for p in student.bert.parameters() if p.requires_grad], lr=cfg.lr,
                             weight_decay=cfg.weight_decay)
     steps = math.ceil(len(train) / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_at(cfg, steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, steps))
     start, bad, best, best_state, history = 0, 0, -math.inf, None, []
     if resume:
         st = load_state(out)

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import scratch_dir, write_json
+from edgekd.manifest_io import guard_outputs
 
 ST_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "tokenizer.json",
             "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "added_tokens.json")
@@ -141,9 +142,11 @@ def copy_sentence_files(teacher_dir: Path, dest: Path) -> None:
 def publish_dir(scratch: Path, out: Path, force: bool) -> None:
     """Rename the finished ``scratch`` folder to ``out``; an existing ``out`` is replaced only with ``force``."""
     if out.exists():
-        if not force:
+        try:
+            guard_outputs([out], force)  # again: another writer may have made ``out`` while this one built
+        except EdgekdError:
             shutil.rmtree(scratch, ignore_errors=True)
-            raise EdgekdError(f"{out} already exists; pass force=True (--force) to overwrite it or choose another output")
+            raise
         aside = scratch_dir(out.parent, "old")
         os.replace(out, aside / out.name)
         os.replace(scratch, out)
@@ -157,8 +160,7 @@ def save_sentence_model(model: Any, teacher_dir: str | Path, out_dir: str | Path
     """Write a ``BertModel`` (``save_pretrained``, safetensors) with ``teacher_dir``'s tokenizer and
     sentence-transformers modules and ``info`` as ``edgekd_student.json`` into ``out_dir``, atomically."""
     teacher_dir, out = Path(teacher_dir), Path(out_dir)
-    if out.exists() and not force:
-        raise EdgekdError(f"{out} already exists; pass force=True (--force) to overwrite it or choose another output")
+    guard_outputs([out], force)
     scratch = scratch_dir(out.parent, "student")
     try:
         model.save_pretrained(str(scratch), safe_serialization=True)
