@@ -46,15 +46,13 @@ def confirm_ratio(teacher: nn.Module, rows: list[dict[str, Any]], ratio: float, 
     work.mkdir(parents=True, exist_ok=True)
     x = example_inputs(input_shape, target.batch_sizes[0], tokens)
     teacher_onnx = export_fast(teacher.eval(), [x], work / "teacher.onnx", target.opset)
-    for row in rows[:limit]:
-        if _check(teacher_onnx, row, x, target, work) >= 1 / ratio:
-            return row
+
+    def first_holding(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+        return next((r for r in candidates if _check(teacher_onnx, r, x, target, work) >= 1 / ratio), None)
+
     checked = rows[:limit]
-    if not checked:
-        return None
+    found = first_holding(checked)
+    if found is not None or not checked:
+        return found
     drift = statistics.median(r["latency_ms"] * r["interleaved"]["teacher_over_candidate"] / teacher_ms for r in checked)
-    rest = [r for r in rows[limit:] if r["latency_ms"] * drift <= ratio * teacher_ms]
-    for row in rest[:limit]:
-        if _check(teacher_onnx, row, x, target, work) >= 1 / ratio:
-            return row
-    return None
+    return first_holding([r for r in rows[limit:] if r["latency_ms"] * drift <= ratio * teacher_ms][:limit])
