@@ -16,6 +16,7 @@ def run_command(
     force: bool = typer.Option(False, "--force", help="Redo every stage and overwrite its outputs."),
     redo: list[str] = typer.Option(None, "--redo", help="Redo this stage id (repeatable or comma-separated); stages "
                                                         "that read its outputs are redone when those change."),
+    quick: bool = typer.Option(False, "--quick", help="Use the recipe's 'quick' options: a small, fast run."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Run a recipe's stages in order; finished stages are skipped, interrupted ones redone or resumed."""
@@ -25,7 +26,7 @@ def run_command(
     import edgekd
 
     stages = [s.strip() for r in redo or [] for s in r.split(",") if s.strip()]
-    res = edgekd.run(recipe, out_dir, True if force else stages)
+    res = edgekd.run(recipe, out_dir, True if force else stages, quick=quick)
     if as_json:
         emit_json(res)
         return

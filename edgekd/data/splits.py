@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
 
+from edgekd.errors import EdgekdError
 from edgekd.registry import Registry
 from edgekd.schemas import DatasetSpec
 from edgekd.schemas.recipe import SplitSpec
@@ -46,6 +47,11 @@ class Splits:
 
 def load_dataset(spec: DatasetSpec) -> Splits:
     """Load ``spec.name``, resize to ``image_size``, and split stratified by ``spec.split.seed``."""
+    from edgekd.data.text_splits import TEXT_DATASETS
+
+    if spec.name in TEXT_DATASETS:
+        raise EdgekdError(f"dataset {spec.name!r} holds sentences, not samples with labels; "
+                          "use it with the sentence stages (sentence_teacher, sentence_search, sentence_distill)")
     x, y = DATASETS.get(spec.name)(spec)
     return split_arrays(x, y, spec.split, spec.image_size)
 
@@ -71,3 +77,10 @@ def split_arrays(x: np.ndarray, y: np.ndarray, split: SplitSpec, image_size: int
         indices={k: v.tolist() for k, v in parts.items()},
         num_classes=int(y.max()) + 1,
     )
+
+
+def load_data(spec: DatasetSpec) -> Any:
+    """What a recipe's stages get: ``Splits`` for a labelled dataset, ``TextSplits`` for a text one."""
+    from edgekd.data.text_splits import TEXT_DATASETS
+
+    return TEXT_DATASETS.get(spec.name)(spec) if spec.name in TEXT_DATASETS else load_dataset(spec)

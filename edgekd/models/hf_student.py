@@ -141,6 +141,7 @@ def copy_sentence_files(teacher_dir: Path, dest: Path) -> None:
 
 def publish_dir(scratch: Path, out: Path, force: bool) -> None:
     """Rename the finished ``scratch`` folder to ``out``; an existing ``out`` is replaced only with ``force``."""
+    os.chmod(scratch, 0o755)  # mkdtemp made it owner-only; a published model is read like any other directory
     if out.exists():
         try:
             guard_outputs([out], force)  # again: another writer may have made ``out`` while this one built

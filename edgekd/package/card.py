@@ -77,10 +77,21 @@ def _factors(m: BundleManifest, p: ModelEntry) -> list[str]:
             "- Groups in the data: edgekd computes no per-group or per-class results; none are reported here."]
 
 
+def _sentence_rows(m: BundleManifest) -> list[list[Any]]:
+    """Agreement with the teacher's sentence embeddings per stage that measured it (sentence_distill, compile)."""
+    return [[f"`{sid}`", s["metrics"].get("precision", "pytorch"), s["metrics"]["test_sentences"],
+             _num(s["metrics"]["test_mean_cosine"], 4), _num(s["metrics"]["test_pairwise_spearman"], 4),
+             _num(s["metrics"]["test_nn_agreement"], 4)]
+            for sid, s in m.stages.items() if "test_pairwise_spearman" in s["metrics"]]
+
+
 def _metrics(m: BundleManifest) -> list[str]:
     ref = f"the {m.accuracy_drop.against}" if m.accuracy_drop else "a reference"
-    return ["", "## Metrics", "",
-            f"- Top-1 accuracy (%) on held-out samples; accuracy drop (points) against {ref}.",
+    task = (["- Agreement with the teacher's sentence embeddings on held-out test sentences: mean cosine, Spearman "
+             "correlation of all pairwise similarities, nearest-neighbour agreement (share of sentences whose most "
+             "similar other sentence is the teacher's)."] if _sentence_rows(m) else
+            [f"- Top-1 accuracy (%) on held-out samples; accuracy drop (points) against {ref}."])
+    return ["", "## Metrics", "", *task,
             "- Agreement with the source model: max abs difference, cosine, top-1 agreement (per-precision tolerances).",
             "- Latency at batch 1 (median and p90 over the timed runs, ms), throughput (items/s), peak resident memory, "
             "model size. Decision thresholds are the target's budgets, shown with the measured values below."]
@@ -89,15 +100,22 @@ def _metrics(m: BundleManifest) -> list[str]:
 def _data(m: BundleManifest) -> list[str]:
     ds, split = m.data.get("dataset") or {}, m.data.get("split") or {}
 
+    text = ds.get("name") == "sentences"
+
     def part(name: str) -> str:
         s = split.get(name)
-        return f"{s['size']} samples (indices sha256 `{s['indices_sha256'][:16]}…`)" if s else "not recorded"
+        if not s:
+            return "not recorded"
+        what, digest = ("sentences", "text") if text else ("samples", "indices")
+        return f"{s['size']} {what} ({digest} sha256 `{(s.get('sha256') or s['indices_sha256'])[:16]}…`)"
 
     desc = f"`{ds.get('name', 'unknown')}`" + (f" from `{ds['path']}`" if ds.get("path") else "")
-    seed = (ds.get("split") or {}).get("seed")
-    size = f"; images resized to {ds['image_size']}x{ds['image_size']} px" if ds.get("name") not in (None, "tokens") else ""
+    how = (" (the installed packages' READMEs and docstrings, edgekd.data.text_corpus)" if not ds.get("path") else "")
+    how += "; split by the SHA-256 of each sentence" if text else f"; split seed {(ds.get('split') or {}).get('seed')}"
+    size = (f"; images resized to {ds['image_size']}x{ds['image_size']} px" if ds.get("name") not in (None, "tokens", "sentences")
+            else "")
     if ds:
-        evaluation = [f"- {desc}, test split: {part('test')}; split seed {seed}{size}."]
+        evaluation = [f"- {desc}, test split: {part('test')}{how}{size}."]
         training = [f"- {desc}, train split: {part('train')}; validation split: {part('val')}."]
     else:
         evaluation = ["- No dataset recorded: the model was compiled outside a recipe."]
@@ -149,6 +167,11 @@ def _quantitative(m: BundleManifest) -> list[str]:
                        f"`{sr['proxy']}`, latency budget {_num(sr['budget_ms'], 3)} ms; best candidates:"), ""]
         lines += _table(["candidate", "proxy score", "latency ms", "parameters"],
                         [[f"`{r['key']}`", _sci(r["proxy"]), _num(r["latency_ms"], 3), r["params"]] for r in sr["top_k"]])
+    if _sentence_rows(m):
+        lines += ["", "Agreement with the teacher's sentence embeddings on held-out test sentences (PyTorch student after "
+                      "distillation, then each compiled model run by ONNX Runtime):", ""]
+        lines += _table(["stage", "precision", "sentences", "mean cosine", "pairwise Spearman", "NN agreement"],
+                        _sentence_rows(m))
     other = {sid: s for sid, s in m.stages.items() if s["stage"] not in KNOWN_STAGES}
     for sid, s in other.items():
         lines += ["", f"Stage `{sid}` ({s['stage']}):", ""]

@@ -14,8 +14,9 @@ from edgekd.schemas.manifest import MANIFEST_NAME
 from edgekd.targets import get_target
 
 MODEL_KINDS = ("onnx", "onnx-data", "engine")
+HF_KINDS = ("hf-model", "hf-weights", "hf-file")  # a Hugging Face / sentence-transformers directory, file by file
 REPORT_KINDS = ("verification", "profile", "profile-summary", "profile-html", "compare", "compare-summary", "compare-html",
-                "search", "plot", "latency_predictor")
+                "search", "plot", "latency_predictor", "report")
 OWN_STAGES = ("package", "check")  # their outputs never go into a bundle, so packing twice gives the same bytes
 
 
@@ -39,14 +40,15 @@ def load_run(run: Path) -> Manifest:
 
 
 def plan(manifest: Manifest) -> list[tuple[Artifact, str]]:
-    """``(artifact, bundle path)`` for every model file (``models/``) and report (``reports/``) of the run."""
+    """``(artifact, bundle path)`` for every model file (``models/``) and report (``reports/``) of the run; of
+    Hugging Face directories, the trained student's (role ``student``)."""
     own = {sid for sid, s in manifest.stages.items() if s.stage in OWN_STAGES}
     engines = {a.path + ".json" for a in manifest.artifacts if a.kind == "engine"}
     out = []
     for art in manifest.artifacts:
         if art.stage in own:
             continue
-        if art.kind in MODEL_KINDS or art.path in engines:
+        if art.kind in MODEL_KINDS or art.path in engines or (art.kind in HF_KINDS and art.meta.get("role") == "student"):
             out.append((art, f"models/{art.path}"))
         elif art.kind in REPORT_KINDS:
             out.append((art, f"reports/{art.path}"))

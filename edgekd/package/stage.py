@@ -25,14 +25,14 @@ class CheckStageConfig(Strict):
     fail_run: bool = Field(True, description="Stop the run when a gate fails.")
 
 
-@stage("package", PackageStageConfig)
+@stage("package", PackageStageConfig, data="any")
 def package_stage(ctx: StageContext, cfg: PackageStageConfig) -> StageResult:
     res = package(ctx.out, ctx.out / cfg.out, force=ctx.force, stage=ctx.stage_id)
     return StageResult(metrics={"bundle": cfg.out, "bytes": res["bytes"], "sha256": res["sha256"],
                                 "files": len(res["files"])})
 
 
-@stage("check", CheckStageConfig)
+@stage("check", CheckStageConfig, data="any")
 def check_stage(ctx: StageContext, cfg: CheckStageConfig) -> StageResult:
     """Gate the run's latest bundle (the run directory when there is none) on the recipe target's budgets."""
     bundle = ctx.manifest.latest("bundle")

@@ -17,7 +17,8 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel
 
-from edgekd.data import DATASETS, Splits, load_dataset
+from edgekd.data import DATASETS, Splits, load_data
+from edgekd.data.text_splits import TEXT_DATASETS, TextSplits
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import dir_lock
 from edgekd.manifest_io import open_manifest
@@ -35,15 +36,21 @@ def load_recipe(path: str | Path) -> Recipe:
 
 def _stage_configs(recipe: Recipe, source: str) -> list[BaseModel]:
     """Check the dataset and every stage's name and options before anything runs."""
-    if recipe.dataset.name not in DATASETS:
-        known = ", ".join(DATASETS.names())
+    if recipe.dataset.name not in DATASETS and recipe.dataset.name not in TEXT_DATASETS:
+        known = ", ".join(DATASETS.names() + TEXT_DATASETS.names())
         raise EdgekdError(f"{source}: dataset.name: unknown dataset {recipe.dataset.name!r}; known: {known}")
     configs = []
     for i, spec in enumerate(recipe.stages):
         if spec.stage not in STAGES:
             known = ", ".join(STAGES.names())
             raise EdgekdError(f"{source}: stages[{i}]: unknown stage {spec.stage!r}; known: {known}")
-        configs.append(validate(STAGES.get(spec.stage).config, spec.options, source, prefix=f"stages[{i}]"))
+        stage_def = STAGES.get(spec.stage)
+        text = recipe.dataset.name in TEXT_DATASETS
+        if stage_def.data != "any" and (stage_def.data == "text") != text:
+            kind = "a text" if text else "an image"
+            raise EdgekdError(f"{source}: stages[{i}]: stage {spec.stage!r} takes {stage_def.data} data, but dataset "
+                              f"{recipe.dataset.name!r} is {kind} dataset; use stages that take it")
+        configs.append(validate(stage_def.config, spec.options, source, prefix=f"stages[{i}]"))
     return configs
 
 
@@ -104,7 +111,7 @@ def _stale_input(done: StageRecord, manifest: Manifest, later: frozenset[str]) -
     return None
 
 
-def _preflight(plans: list[_Plan], splits: Splits) -> None:
+def _preflight(plans: list[_Plan], splits: Splits | TextSplits) -> None:
     """Each stage's own checks of its options against the data (arch sizes, loss weights) before anything runs."""
     for plan in plans:
         check = STAGES.get(plan.spec.stage).check
@@ -121,15 +128,21 @@ def _check(plans: list[_Plan], manifest: Manifest, out: Path, dataset: dict[str,
                               "to redo it (and the stages that use its outputs) or choose another --out")
 
 
-def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool | Iterable[str] = False) -> dict[str, Any]:
+def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool | Iterable[str] = False,
+        quick: bool = False) -> dict[str, Any]:
     """Run ``recipe`` into ``out`` (default: the recipe's ``out``); returns ``{stage_id: status and metrics}``.
 
+    ``quick``: run the recipe with its ``quick`` options (a recipe without them is an error).
     ``force``: True redoes every stage; a list of stage ids redoes those (and, through their changed outputs,
     the stages that read them). Changed options, dataset or target of a finished stage without ``force`` are
     an error, never a silent overwrite.
     """
     source = str(recipe) if not isinstance(recipe, Recipe) else "recipe"
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    if quick:
+        if not recipe.quick:
+            raise EdgekdError(f"{source} has no 'quick' section; run it without --quick")
+        recipe = recipe.quickened()
     configs = _stage_configs(recipe, source)
     target = get_target(recipe.target)
     out = Path(out or recipe.out or "")
@@ -139,7 +152,7 @@ def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool 
         raise EdgekdError(f"--out {out} is a file, not a directory; choose another --out")
     forced = _force_set(force, [s.id for s in recipe.stages])
     plans = [_Plan(s, c, c.model_dump(mode="json"), s.id in forced) for s, c in zip(recipe.stages, configs)]
-    splits = load_dataset(recipe.dataset)
+    splits = load_data(recipe.dataset)
     _preflight(plans, splits)
     dataset, target_spec = recipe.dataset.model_dump(mode="json"), target.model_dump(mode="json")
     with dir_lock(out, on_wait=lambda msg: console.print(f"[dim]{msg}[/dim]")):
@@ -154,7 +167,7 @@ def run(recipe: str | Path | Recipe, out: str | Path | None = None, force: bool 
 
 
 def _run_stage(plan: _Plan, recipe: Recipe, target: Any, out: Path, dataset: dict[str, Any],
-               target_spec: dict[str, Any], later: frozenset[str], splits: Splits) -> dict[str, Any]:
+               target_spec: dict[str, Any], later: frozenset[str], splits: Splits | TextSplits) -> dict[str, Any]:
     """Skip, redo, resume or run one stage; record it as started before and finished after.
 
     ``later``: this stage's id and those after it; the stage sees only artifacts the stages before it made."""

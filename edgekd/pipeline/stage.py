@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel
 
 from edgekd.data import Splits
+from edgekd.data.text_splits import TextSplits
 from edgekd.errors import EdgekdError
 from edgekd.registry import Registry
 from edgekd.schemas import Artifact, Manifest, Recipe, Target
@@ -27,7 +28,7 @@ class StageContext:
 
     out: Path
     recipe: Recipe
-    data: Splits
+    data: Splits | TextSplits
     target: Target
     stage_id: str
     manifest: Manifest
@@ -55,28 +56,32 @@ class StageResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-CheckFn = Callable[[Any, Splits], None]
+CheckFn = Callable[[Any, Any], None]
+DataKind = Literal["image", "text", "any"]
 
 
 @dataclass
 class StageDef:
-    """A recipe stage: its options model, its function, and an optional ``check(cfg, splits)`` that the runner
-    calls for every stage before any stage runs (raising EdgekdError on options the schema cannot judge alone)."""
+    """A recipe stage: its options model, its function, an optional ``check(cfg, splits)`` that the runner
+    calls for every stage before any stage runs (raising EdgekdError on options the schema cannot judge alone), and
+    the ``data`` it takes: ``image`` (labelled ``Splits``), ``text`` (``TextSplits``) or ``any``."""
 
     name: str
     config: type[BaseModel]
     fn: Callable[[StageContext, Any], StageResult]
     check: CheckFn | None = None
+    data: DataKind = "image"
 
 
 STAGES: Registry[StageDef] = Registry("stage")
 
 
-def stage(name: str, config: type[BaseModel], check: CheckFn | None = None) -> Callable[[Callable], Callable]:
+def stage(name: str, config: type[BaseModel], check: CheckFn | None = None,
+          data: DataKind = "image") -> Callable[[Callable], Callable]:
     """Register ``fn(ctx, cfg) -> StageResult`` as recipe stage ``name`` with options model ``config``."""
 
     def add(fn: Callable[[StageContext, Any], StageResult]) -> Callable:
-        STAGES.register(name)(StageDef(name, config, fn, check))
+        STAGES.register(name)(StageDef(name, config, fn, check, data))
         return fn
 
     return add

@@ -16,7 +16,7 @@ class ProfileStageConfig(MeasureConfig):
     per_op: bool = Field(True, description="Add a per-op breakdown from a separate profiling run.")
 
 
-@stage("profile", ProfileStageConfig)
+@stage("profile", ProfileStageConfig, data="any")
 def profile_stage(ctx: StageContext, cfg: ProfileStageConfig) -> StageResult:
     model = ctx.path(ctx.need("onnx"))
     measure = MeasureConfig(**cfg.model_dump(exclude={"batch_sizes", "per_op"}))

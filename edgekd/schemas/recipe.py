@@ -26,10 +26,13 @@ class SplitSpec(Strict):
 class DatasetSpec(Strict):
     """Which data the stages use: a registered dataset (see ``edgekd.data.DATASETS``)."""
 
-    name: str = Field("digits", description="digits, npz (x/y images), imagefolder (root/<class>/<image>), tokens (input_ids/y).")
+    name: str = Field("digits", description="digits, npz (x/y images), imagefolder (root/<class>/<image>), tokens (input_ids/y), "
+                      "sentences (text: train.txt/val.txt/test.txt in path, or the installed packages' docs).")
     path: str | None = Field(None, description="File or directory for npz, imagefolder and tokens.")
     image_size: int = Field(32, ge=8, le=1024, description="Images are resized to image_size x image_size pixels (8 to 1024).")
     split: SplitSpec = Field(default_factory=SplitSpec)
+    limit: int | None = Field(None, ge=3, le=10_000_000,
+                              description="Text datasets: at most this many sentences per split (quick runs).")
 
     @model_validator(mode="after")
     def _needs_path(self) -> "DatasetSpec":
@@ -69,6 +72,8 @@ class Recipe(Strict):
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     out: str | None = Field(None, description="Output directory; --out overrides it.")
     stages: list[StageSpec] = Field(min_length=1)
+    quick: dict[str, dict[str, Any]] = Field(default_factory=dict, description="What --quick changes: 'dataset' or a "
+                                             "stage id -> options that replace the recipe's (a small, fast run).")
 
     @field_validator("stages")
     @classmethod
@@ -79,3 +84,19 @@ class Recipe(Strict):
                 raise ValueError(f"stage id {s.id!r} appears twice; give each an 'id'")
             seen.add(s.id)
         return stages
+
+    @model_validator(mode="after")
+    def _quick_names_known(self) -> "Recipe":
+        unknown = sorted(set(self.quick) - {"dataset"} - {s.id for s in self.stages})
+        if unknown:
+            raise ValueError(f"quick: {unknown[0]!r} is neither 'dataset' nor a stage id of this recipe")
+        return self
+
+    def quickened(self) -> "Recipe":
+        """This recipe with its ``quick`` options in place of its own (and no ``quick`` left)."""
+        data = self.model_dump(mode="json")
+        data["dataset"].update(self.quick.get("dataset", {}))
+        for st in data["stages"]:
+            st["options"].update(self.quick.get(st["id"], {}))
+        data["quick"] = {}
+        return Recipe.model_validate(data)

@@ -1,0 +1,167 @@
+"""Sentence-embedding students of a BERT sentence-transformers teacher, searched under a measured latency budget.
+
+Candidates are ordinary Hugging Face students (``make_sentence_student``: uniformly spaced teacher layers, the
+strongest feed-forward neurons and attention heads kept) on a grid of depth x feed-forward width x heads. Each is
+exported to ONNX (the normalised, mean-pooled embedding of one sentence of ``max_length`` tokens) and timed on the
+target with ``measure_onnx`` (cached by graph structure), the teacher the same way; the budget is the teacher's
+median latency / ``speedup``, or ``budget_ms``. The training-free proxy is the candidate's agreement with the
+teacher before any training, on validation sentences (pairwise-similarity Spearman or mean cosine): every candidate
+starts from the teacher's own weights, so how much of the teacher survives the cut is measurable directly. The grid
+has tens of points at most, each costing seconds, so every point is evaluated (a sampler would only skip some).
+The pick, the best proxy within the budget, is then timed against the teacher with ``edgekd.compare`` (interleaved
+runs over fresh session pairs, bootstrap CI), since single-model medians on a shared CPU drift.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from edgekd.distill.embedding_metrics import embedding_agreement
+from edgekd.distill.sentence import SentenceModel, load_sentence_model
+from edgekd.errors import EdgekdError
+from edgekd.fsutil import scratch_dir, write_json
+from edgekd.manifest_io import guard_outputs, record
+from edgekd.models.hf_student import check_teacher_dir, make_sentence_student
+from edgekd.schemas import Target
+from edgekd.schemas.base import Strict
+from edgekd.search.latency import LatencyCache, default_cache_dir, export_fast, measure_onnx
+from edgekd.targets import get_target
+from edgekd.ui import progress
+
+REPORT_NAME = "sentence_search.json"
+
+
+class SentenceSearchConfig(Strict):
+    """The grid of student shapes, the latency budget and the proxy."""
+
+    layers: list[int] = Field([1, 2, 3], min_length=1, description="Student depths (teacher layers kept).")
+    intermediate_sizes: list[int] = Field([384, 768, 1536], min_length=1, description="Feed-forward widths.")
+    heads: list[int] = Field([12], min_length=1, description="Attention heads kept per layer.")
+    speedup: float = Field(4.0, gt=1, le=1000, description="Budget: the teacher's median latency / speedup.")
+    budget_ms: float | None = Field(None, gt=0, description="Budget in ms at batch 1; replaces speedup.")
+    max_length: int = Field(128, ge=8, le=512, description="Tokens per sentence when timing (batch 1).")
+    proxy: Literal["pairwise_spearman", "mean_cosine"] = "pairwise_spearman"
+    proxy_sentences: int = Field(256, ge=3, le=100_000, description="Validation sentences the proxy is measured on.")
+    confirm_pairs: int = Field(4, ge=1, le=64, description="Fresh session pairs of the teacher-vs-pick comparison.")
+
+
+class _Embedding(nn.Module):
+    """(input_ids, attention_mask) (1, L) int64 -> sentence embedding (1, D), as SentenceTransformer computes it."""
+
+    def __init__(self, model: SentenceModel) -> None:
+        super().__init__()
+        self.model, self.bert = model, model.bert
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model.forward({"input_ids": input_ids, "attention_mask": attention_mask})[1]
+
+
+def export_embedding(model: SentenceModel, path: Path, max_length: int, opset: int) -> Path:
+    """``model``'s embedding of one sentence of ``max_length`` tokens as ONNX at fixed shapes."""
+    ids = torch.ones((1, max_length), dtype=torch.int64)
+    return export_fast(_Embedding(model), [ids, torch.ones_like(ids)], path, opset)
+
+
+def _grid(cfg: SentenceSearchConfig, teacher: dict[str, Any]) -> list[tuple[int, int, int]]:
+    """(layers, intermediate size, heads) for every grid point; values past the teacher's are an error."""
+    limits = {"layers": int(teacher["num_hidden_layers"]), "intermediate_sizes": int(teacher["intermediate_size"]),
+              "heads": int(teacher["num_attention_heads"])}
+    for name, top in limits.items():
+        bad = [v for v in getattr(cfg, name) if not 1 <= v <= top]
+        if bad:
+            raise EdgekdError(f"sentence search: {name} {bad[0]} is outside 1..{top} (the teacher's); choose values in it")
+    return sorted(set(itertools.product(cfg.layers, cfg.intermediate_sizes, cfg.heads)))
+
+
+def pareto(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Rows no other row beats on both latency (lower) and ``key`` (higher), fastest first."""
+    front = [r for r in rows if not any(o["latency_ms"] <= r["latency_ms"] and o[key] >= r[key] and
+                                        (o["latency_ms"], o[key]) != (r["latency_ms"], r[key]) for o in rows)]
+    return sorted(front, key=lambda r: r["latency_ms"])
+
+
+def _confirm(teacher_onnx: Path, pick_onnx: Path, target: Target, pairs: int) -> dict[str, Any]:
+    """Teacher (A) against the pick (B) at batch 1, interleaved over ``pairs`` fresh session pairs."""
+    from edgekd.profile.compare import compare
+    from edgekd.profile.config import MeasureConfig
+
+    cfg = MeasureConfig(warmup_runs=3, warmup_ms=50.0, min_runs=20 * pairs, min_duration_s=1.0, session_pairs=pairs)
+    rep = compare(teacher_onnx, pick_onnx, target, [1], cfg, quiet=True)
+    low, high = rep["ci"]
+    return {"teacher_ms": rep["a"]["latency_ms"]["median"], "student_ms": rep["b"]["latency_ms"]["median"],
+            "speedup": 1 / rep["ratio_of_medians"], "ci": [1 / high, 1 / low], "runs": rep["runs"],
+            "session_pairs": pairs, "verdict": rep["verdict"]}
+
+
+def search_sentence_student(teacher_dir: str | Path, sentences: list[str], target: str | Path | Target = "cpu-ort-fp32",
+                            out: str | Path = "sentence_search", cfg: SentenceSearchConfig | None = None,
+                            force: bool = False, stage: str = "sentence_search",
+                            manifest_dir: str | Path | None = None) -> dict[str, Any]:
+    """Evaluate every student shape of ``cfg``'s grid for the teacher in ``teacher_dir`` on ``target``; write the
+    best within the budget to ``out/student`` (a sentence-transformers directory) and every candidate's params,
+    latency (ms, batch 1) and proxy to ``out/sentence_search.json``; record both in the manifest of
+    ``manifest_dir`` (default ``out``), the student as kind ``hf-model`` with role ``searched``.
+
+    ``sentences``: validation sentences (the proxy uses the first ``proxy_sentences``). Returns the report.
+    """
+    cfg, target, out = cfg or SentenceSearchConfig(), get_target(target), Path(out)
+    teacher_dir = Path(teacher_dir)
+    grid = _grid(cfg, check_teacher_dir(teacher_dir))
+    if len(sentences) < 3:
+        raise EdgekdError(f"sentence search needs at least 3 validation sentences, got {len(sentences)}")
+    guard_outputs([out / "student", out / REPORT_NAME], force)
+    out.mkdir(parents=True, exist_ok=True)
+    texts = sentences[: cfg.proxy_sentences]
+    cache, work = LatencyCache(default_cache_dir(), target), scratch_dir(out, "search")
+    try:
+        teacher = load_sentence_model(teacher_dir)
+        reference = teacher.embed(texts, cfg.max_length)
+        t_onnx = export_embedding(teacher, work / "teacher.onnx", cfg.max_length, target.opset)
+        t_lat = measure_onnx(t_onnx, cache, batch=1)
+        budget = cfg.budget_ms or t_lat["median_ms"] / cfg.speedup
+        rows = []
+        with progress() as bar:
+            task = bar.add_task("sentence students", total=len(grid), info="")
+            for layers, ffn, heads in grid:
+                info = make_sentence_student(teacher_dir, work / "candidate", layers, ffn, heads, force=True)
+                model = load_sentence_model(work / "candidate")
+                agree = embedding_agreement(model.embed(texts, cfg.max_length), reference)
+                lat = measure_onnx(export_embedding(model, work / "candidate.onnx", cfg.max_length, target.opset), cache,
+                                   batch=1)
+                rows.append({"layers": layers, "intermediate_size": ffn, "heads": heads, "params": info.params,
+                             "teacher_layers": info.teacher_layers, "latency_ms": lat["median_ms"], "p90_ms": lat["p90_ms"],
+                             "within_budget": lat["median_ms"] <= budget, "proxy": agree[cfg.proxy],
+                             "agreement_before_training": agree})
+                bar.update(task, advance=1, info=f"{layers}x{ffn}x{heads}: {lat['median_ms']:.2f} ms")
+        fits = [r for r in rows if r["within_budget"]]
+        if not fits:
+            fastest = min(rows, key=lambda r: r["latency_ms"])
+            raise EdgekdError(f"no student shape is within the {budget:.2f} ms budget (the fastest, "
+                              f"{fastest['layers']}x{fastest['intermediate_size']}x{fastest['heads']}, takes "
+                              f"{fastest['latency_ms']:.2f} ms); add smaller shapes or lower speedup")
+        pick = max(fits, key=lambda r: (r["proxy"], -r["latency_ms"]))
+        make_sentence_student(teacher_dir, work / "pick", pick["layers"], pick["intermediate_size"], pick["heads"],
+                              force=True)
+        p_onnx = export_embedding(load_sentence_model(work / "pick"), work / "pick.onnx", cfg.max_length, target.opset)
+        confirmed = _confirm(t_onnx, p_onnx, target, cfg.confirm_pairs)
+        report = {"teacher": str(teacher_dir), "target": target.name, "config": cfg.model_dump(mode="json"),
+                  "teacher_latency_ms": t_lat["median_ms"], "budget_ms": budget, "proxy": cfg.proxy,
+                  "proxy_sentences": len(texts), "pick": pick, "confirmed": confirmed, "candidates": rows,
+                  "pareto": pareto(rows, "proxy")}
+        make_sentence_student(teacher_dir, out / "student", pick["layers"], pick["intermediate_size"], pick["heads"],
+                              force=force)
+        write_json(out / REPORT_NAME, report)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    record(manifest_dir or out, stage, [(out / REPORT_NAME, "report", {}),
+                                        (out / "student" / "model.safetensors", "hf-weights", {"meta": {"role": "searched"}}),
+                                        (out / "student" / "config.json", "hf-model", {"meta": {"role": "searched"}})],
+           cfg.model_dump(mode="json"))
+    return report

