@@ -37,7 +37,8 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dic
 def test_every_stage_runs_and_the_search_keeps_its_budget(quick_run: tuple[Path, dict, dict[str, str]]) -> None:
     out, res, _ = quick_run
     assert {k: v["status"] for k, v in res["stages"].items()} == dict.fromkeys(
-        ["sentence_teacher", "sentence_search", "sentence_distill", "compile", "profile", "package"], "done")
+        ["sentence_teacher", "sentence_search", "sentence_distill", "compile", "compile_int8", "profile", "profile_int8",
+         "package"], "done")
     report = json.loads((out / "sentence_search" / "sentence_search.json").read_text())
     assert report["budget_ms"] == pytest.approx(report["teacher_latency_ms"] / 2.0)  # quick: speedup 2
     shapes = {(c["layers"], c["intermediate_size"], c["heads"]) for c in report["candidates"]}
@@ -62,6 +63,9 @@ def test_compiled_model_scores_what_the_pytorch_student_scored(quick_run: tuple[
     assert c["precision"] == "fp32" and c["max_abs_diff"] < 1e-4
     assert c["test_mean_cosine"] == pytest.approx(d["test_mean_cosine"], abs=1e-5)
     assert c["test_pairwise_spearman"] == pytest.approx(d["test_pairwise_spearman"], abs=1e-3)
+    q = stages["compile_int8"]["metrics"]
+    assert q["precision"] == "int8" and q["cosine"] > 0.99  # against the PyTorch student
+    assert q["test_mean_cosine"] == pytest.approx(c["test_mean_cosine"], abs=0.02)
 
 
 def test_bundled_student_loads_with_sentence_transformers(quick_run: tuple[Path, dict, dict[str, str]],

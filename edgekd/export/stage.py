@@ -15,7 +15,7 @@ from pydantic import Field
 from edgekd.data.text_splits import TextSplits
 from edgekd.export.compile import compile
 from edgekd.export.runtime import ort_run
-from edgekd.pipeline.stage import StageContext, StageResult, stage
+from edgekd.pipeline.stage import StageContext, StageResult, check_target_option, stage
 from edgekd.schemas.base import Strict
 
 
@@ -25,16 +25,17 @@ class CompileStageConfig(Strict):
     calib_samples: int = Field(256, ge=1, description="Train samples that calibrate int8 activation ranges.")
     val_samples: int = Field(256, ge=1, description="Validation samples the int8 fallback chooses float nodes on.")
     calib_method: Literal["minmax", "entropy", "percentile"] = Field("minmax", description="int8 range calibration.")
+    target: str | None = Field(None, description="Compile for this target instead of the recipe's (name or YAML path).")
 
 
-@stage("compile", CompileStageConfig, data="any")
+@stage("compile", CompileStageConfig, check=check_target_option, data="any")
 def compile_stage(ctx: StageContext, cfg: CompileStageConfig) -> StageResult:
     if isinstance(ctx.data, TextSplits):
         return _compile_sentence_student(ctx, cfg)
     ckpt = ctx.need("checkpoint")
     data = ctx.data
     x, y = data.x["test"].numpy(), data.y["test"].numpy()
-    res = compile(ctx.path(ckpt), ctx.target, cfg.precision, ctx.out, samples=x, num_verify=cfg.num_verify,
+    res = compile(ctx.path(ckpt), cfg.target or ctx.target, cfg.precision, ctx.out, samples=x, num_verify=cfg.num_verify,
                   force=ctx.force, stage=ctx.stage_id, labels=y[: cfg.num_verify], calib=data.x["train"].numpy(),
                   validation=data.x["val"].numpy()[: cfg.val_samples], validation_labels=data.y["val"].numpy()[: cfg.val_samples],
                   calib_samples=cfg.calib_samples, calib_method=cfg.calib_method)
@@ -64,7 +65,7 @@ def _compile_sentence_student(ctx: StageContext, cfg: CompileStageConfig) -> Sta
     test = texts["test"][: cfg.num_verify]
     enc = AutoTokenizer.from_pretrained(str(student))(test, padding=True, truncation=True, max_length=128, return_tensors="np")
     samples = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask")}
-    res = compile(student, ctx.target, cfg.precision, ctx.out, samples=samples, num_verify=cfg.num_verify,
+    res = compile(student, cfg.target or ctx.target, cfg.precision, ctx.out, samples=samples, num_verify=cfg.num_verify,
                   force=ctx.force, stage=ctx.stage_id, calib=texts["train"], calib_samples=cfg.calib_samples)
     got = onnx_sentence_embeddings(res.model, student, test)
     agreement = embedding_agreement(got, load_sentence_model(teacher_from(ctx)).embed(test))

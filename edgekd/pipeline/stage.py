@@ -76,6 +76,14 @@ class StageDef:
 STAGES: Registry[StageDef] = Registry("stage")
 
 
+def check_target_option(cfg: Any, data: Any) -> None:
+    """A stage's own ``target`` option (replacing the recipe's) names a known target: checked before any stage runs."""
+    from edgekd.targets import get_target
+
+    if getattr(cfg, "target", None):
+        get_target(cfg.target)
+
+
 def stage(name: str, config: type[BaseModel], check: CheckFn | None = None,
           data: DataKind = "image") -> Callable[[Callable], Callable]:
     """Register ``fn(ctx, cfg) -> StageResult`` as recipe stage ``name`` with options model ``config``."""
