@@ -70,6 +70,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--relation", type=float, default=0.0, help="MiniLM relation weight (0: teacher cached, faster)")
     ap.add_argument("--mse", type=float, default=0.0)
+    ap.add_argument("--token", type=float, default=0.0, help="weight of the last-layer token-state loss")
+    ap.add_argument("--similarity", type=float, default=0.0, help="weight of the in-batch similarity-matrix loss")
+    ap.add_argument("--similarity-temperature", type=float, default=None)
+    ap.add_argument("--unfreeze-embeddings", action="store_true", help="train the token embeddings too")
     ap.add_argument("--train-limit", type=int, default=None, help="train sentences used at most")
     ap.add_argument("--max-source-kb", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=40)
@@ -83,7 +87,7 @@ def main() -> None:
 
     import edgekd
     from edgekd.data.text_corpus import build_corpus
-    from edgekd.distill.sentence import SentenceDistillConfig, distill_sentence_student, load_sentence_model, teacher_pooled
+    from edgekd.distill.sentence import SentenceDistillConfig, distill_sentence_student, load_sentence_model, teacher_cache
     from edgekd.envinfo import fingerprint
     from edgekd.fsutil import write_json
     from edgekd.models.hf_student import make_sentence_student
@@ -95,7 +99,9 @@ def main() -> None:
     if args.train_limit:
         splits["train"] = splits["train"][:args.train_limit]
     cfg = SentenceDistillConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch, relation=args.relation,
-                                mse=args.mse)
+                                mse=args.mse, token=args.token, similarity=args.similarity,
+                                similarity_temperature=args.similarity_temperature,
+                                freeze_embeddings=not args.unfreeze_embeddings)
     result: dict[str, Any] = {
         "what": "distilled all-MiniLM-L6-v2 students: agreement with the teacher on held-out sentences, "
                 "ONNX Runtime CPU fp32 latency at batch 1, length 128, 1 thread, interleaved",
@@ -130,7 +136,8 @@ def main() -> None:
             print(name, f"{row['speedup_cpu']:.2f}x cpu, {row['speedup_wall']:.2f}x wall", flush=True)
         write_json(args.out, result)
         t0 = time.perf_counter()
-        cache = teacher_pooled(load_sentence_model(teacher), splits["train"], cfg.max_length) if cfg.relation == 0 else None
+        cache = (teacher_cache(load_sentence_model(teacher), splits["train"], cfg.max_length, tokens=cfg.token > 0)
+                 if cfg.relation == 0 else None)
         result["teacher_cache_seconds"] = time.perf_counter() - t0
         for name, info in inits.items():
             t0 = time.perf_counter()

@@ -127,6 +127,43 @@ def test_metrics_match_scipy_references():
         pairwise_spearman(s[:10], t)
 
 
+def test_similarity_loss_matches_hand_and_numpy_references():
+    from scipy.special import log_softmax
+
+    from edgekd.distill.sentence import similarity_loss
+
+    # student cosines (0,1)=0, (0,2)=(1,2)=1/sqrt 2; teacher (0,1)=1, (0,2)=(1,2)=0 (scale does not matter):
+    # squared differences 1, 1/2, 1/2 over the 6 off-diagonal entries -> 4/6 (4/9 if the diagonal counted)
+    s = torch.tensor([[1.0, 0.0], [0.0, 3.0], [1.0, 1.0]])
+    t = torch.tensor([[2.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.5, 0.0]])
+    assert float(similarity_loss(s, t)) == pytest.approx(4 / 6, abs=1e-6)
+    assert float(similarity_loss(5 * t, t)) == pytest.approx(0, abs=1e-7)
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((7, 5)), rng.standard_normal((7, 4))
+    def rows(x):
+        u = x / np.linalg.norm(x, axis=1, keepdims=True)
+        c = u @ u.T
+        return np.stack([np.delete(c[i], i) for i in range(len(c))]) / 0.05
+    ls, lt = log_softmax(rows(a), axis=1), log_softmax(rows(b), axis=1)
+    ref = float((np.exp(lt) * (lt - ls)).sum(1).mean())
+    got = float(similarity_loss(torch.tensor(a), torch.tensor(b), temperature=0.05))
+    assert got == pytest.approx(ref, rel=1e-5) and ref > 0.1
+    x = torch.randn(6, 4, requires_grad=True)
+    similarity_loss(x, torch.randn(6, 4), 0.1).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_token_loss_counts_real_tokens_only():
+    from edgekd.distill.sentence import token_loss
+
+    t = torch.tensor([[[3.0, 4.0], [1.0, 0.0], [9.0, 9.0]], [[0.0, 2.0], [7.0, 7.0], [7.0, 7.0]]])
+    s = torch.tensor([[[3.0, 0.0], [1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 0.0], [0.0, 0.0]]])
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    # real tokens: errors 16, 0, 1 over teacher norms 25, 1, 4 -> 17/30; padding (9s and 7s) must not count
+    assert float(token_loss(s, t.half(), mask)) == pytest.approx(17 / 30, rel=1e-6)
+    assert float(token_loss(t, t, mask)) == 0.0
+
+
 def test_student_with_all_teacher_layers_reproduces_the_teacher(teacher_dir, tmp_path):
     from sentence_transformers import SentenceTransformer
 

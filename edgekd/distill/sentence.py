@@ -2,9 +2,13 @@
 
 Per batch of sentences (token ids (N, L), attention mask (N, L)), the loss is
 
-    cosine * mean(1 - cos(s_i, t_i))  +  mse * mean ||p_s - p_t||^2 / D  +  relation * MiniLM(Q-Q, K-K, V-V)
+    cosine * mean(1 - cos(s_i, t_i))  +  mse * mean ||p_s - p_t||^2 / D  +  token * sum ||h_s - h_t||^2 / sum ||h_t||^2
+    +  similarity * sim(S_s, S_t)  +  relation * MiniLM(Q-Q, K-K, V-V)
 
-with s, t the normalised sentence embeddings (N, D), p the pooled embeddings before normalisation, and MiniLM the
+with s, t the normalised sentence embeddings (N, D), p the pooled embeddings before normalisation, h the last
+layer's token states (N, L, D) of the real tokens (``token_loss``), S the in-batch cosine-similarity matrices (N, N)
+(``similarity_loss``: MSE of the off-diagonal entries, or with ``similarity_temperature`` the KL of their row
+softmaxes; it targets the pairwise-similarity Spearman that ``embedding_metrics`` reports), and MiniLM the
 registered ``minilm`` loss (KL of self-attention relations of the student's and the teacher's last layer, padding
 positions left out as keys and queries). Models are run with transformers (``BertModel``) and the directory's
 pooling (mean or CLS, from ``1_Pooling/config.json``) and normalisation, which is what ``SentenceTransformer(dir)``
@@ -57,7 +61,14 @@ class SentenceDistillConfig(Strict):
     max_length: int = Field(128, ge=8, le=512, description="Tokens per sentence at most (longer ones are cut).")
     cosine: float = Field(1.0, ge=0, description="Weight of 1 - cosine of normalised sentence embeddings.")
     mse: float = Field(0.0, ge=0, description="Weight of the MSE of pooled embeddings (before normalisation).")
+    token: float = Field(0.0, ge=0, description="Weight of the relative squared error of the last layer's token "
+                         "states (``token_loss``), real tokens only.")
     relation: float = Field(1.0, ge=0, description="Weight of the MiniLM Q-Q/K-K/V-V relation KL of the last layers.")
+    similarity: float = Field(0.0, ge=0, description="Weight of the in-batch cosine-similarity-matrix loss "
+                              "(``similarity_loss``) of normalised sentence embeddings.")
+    similarity_temperature: float | None = Field(
+        None, gt=0, description="None: MSE of the off-diagonal similarities; a value: KL(teacher || student) of "
+                                "row softmaxes of similarities / temperature (diagonal left out).")
     relation_heads: int = Field(12, ge=1, description="Relation heads; must divide both hidden sizes.")
     freeze_embeddings: bool = Field(True, description="Keep the (teacher-initialised) token embeddings fixed.")
     patience: int | None = Field(None, ge=1, description="Stop after this many epochs without a better val score.")
@@ -82,13 +93,17 @@ class SentenceModel:
 
     def forward(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(pooled (N, D) before normalisation, sentence embedding (N, D)) as SentenceTransformer computes them."""
+        return self.run(feats)[1:]
+
+    def run(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(last layer's token states (N, L, D), pooled (N, D), sentence embedding (N, D))."""
         tokens = self.bert(**feats).last_hidden_state
         if self.pooling == "cls":
             pooled = tokens[:, 0]
         else:
             m = feats["attention_mask"].unsqueeze(-1).to(tokens.dtype)
             pooled = (tokens * m).sum(1) / m.sum(1).clamp_min(1e-9)
-        return pooled, F.normalize(pooled, dim=-1) if self.normalize else pooled
+        return tokens, pooled, F.normalize(pooled, dim=-1) if self.normalize else pooled
 
     @torch.no_grad()
     def encode(self, texts: list[str], max_length: int = 128, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,17 +166,66 @@ def batch_order(lengths: np.ndarray, batch_size: int, seed: int) -> list[np.ndar
     return [out[k] for k in rng.permutation(len(out))]
 
 
+def similarity_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+    """How far the student's in-batch cosine similarities are from the teacher's, for embeddings (N, D) and (N, D')
+    (normalised here; N >= 2). With S = cosine matrices (N, N) and i != j only: ``temperature`` None gives
+    mean_{i != j} (S_s[i, j] - S_t[i, j])^2; a temperature T gives mean_i KL(softmax_j(S_t[i] / T) ||
+    softmax_j(S_s[i] / T)) over j != i. Scalar."""
+    s, t = F.normalize(student.float(), dim=-1), F.normalize(teacher.float(), dim=-1)
+    ss, st = s @ s.T, t @ t.T
+    off = ~torch.eye(len(s), dtype=torch.bool, device=s.device)
+    if temperature is None:
+        return ((ss - st) ** 2)[off].mean()
+    n = len(s)
+    ls = F.log_softmax(ss[off].view(n, n - 1) / temperature, dim=-1)
+    lt = F.log_softmax(st[off].view(n, n - 1) / temperature, dim=-1)
+    return (lt.exp() * (lt - ls)).sum(-1).mean()
+
+
+@dataclass
+class TeacherCache:
+    """The teacher's outputs on the train sentences, computed once: pooled embeddings (N, D) float32 and, when a
+    loss needs them, each sentence's last-layer token states (L_i, D) float16 (real tokens only)."""
+
+    pooled: torch.Tensor
+    tokens: list[torch.Tensor] | None = None
+
+
+@torch.no_grad()
+def teacher_cache(teacher: SentenceModel, texts: list[str], max_length: int, tokens: bool = False,
+                  batch: int = 64) -> TeacherCache:
+    """One pass of the teacher over ``texts`` (batches of similar length) -> ``TeacherCache`` in input order; pass it
+    to ``distill_sentence_student`` as ``teacher_train`` to share it between students."""
+    teacher.bert.eval()
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    pooled, states = torch.empty(len(texts), teacher.bert.config.hidden_size), [torch.empty(0)] * len(texts)
+    for i in range(0, len(texts), batch):
+        idx = order[i:i + batch]
+        feats = teacher.features([texts[j] for j in idx], max_length)
+        h, pooled[torch.from_numpy(idx)], _ = teacher.run(feats)
+        if tokens:
+            for r, (j, n) in enumerate(zip(idx, feats["attention_mask"].sum(1).tolist())):
+                states[j] = h[r, :n].to(torch.float16).clone()
+    return TeacherCache(pooled, states if tokens else None)
+
+
 def teacher_pooled(teacher: SentenceModel, texts: list[str], max_length: int) -> torch.Tensor:
-    """The teacher's pooled embeddings (N, D) before normalisation: the cache used when no loss needs the teacher's
-    attention (pass it to ``distill_sentence_student`` as ``teacher_train`` to share it between students)."""
-    return teacher.encode(texts, max_length)[0]
+    """The teacher's pooled embeddings (N, D) before normalisation (``teacher_cache(...).pooled``)."""
+    return teacher_cache(teacher, texts, max_length).pooled
+
+
+def token_loss(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Relative squared error of last-layer token states (N, L, D) over the real tokens (``mask`` (N, L) bool):
+    sum ||h_s - h_t||^2 / sum ||h_t||^2 (0: equal; 1: as far as a zero student). Scalar."""
+    t = teacher.float()
+    return ((student - t) ** 2).sum(-1)[mask].sum() / (t * t).sum(-1)[mask].sum().clamp_min(1e-12)
 
 
 class _Objective:
     """The weighted loss of one batch; runs the teacher only when the relation loss needs its attention."""
 
     def __init__(self, teacher: SentenceModel, student: SentenceModel, cfg: SentenceDistillConfig,
-                 cached: torch.Tensor | None) -> None:
+                 cached: TeacherCache | None) -> None:
         self.teacher, self.student, self.cfg, self.cached = teacher, student, cfg, cached
         self.relation = MiniLM(qkv_paths(student.bert), qkv_paths(teacher.bert), heads=cfg.relation_heads)
         self.s_taps = Taps(student.bert, self.relation.student if cfg.relation > 0 else [])
@@ -170,17 +234,24 @@ class _Objective:
     def __call__(self, texts: list[str], idx: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
         feats = self.student.features(texts, cfg.max_length)
+        mask = feats["attention_mask"].bool()
         if self.cached is not None:
-            tp = self.cached[torch.from_numpy(idx)]
+            tp = self.cached.pooled[torch.from_numpy(idx)]
+            th = (nn.utils.rnn.pad_sequence([self.cached.tokens[j] for j in idx], batch_first=True)
+                  if self.cached.tokens is not None else None)
         else:
             with torch.no_grad():
-                tp = self.teacher.forward(feats)[0]
+                th, tp, _ = self.teacher.run(feats)
         te = F.normalize(tp, dim=-1)
-        sp, se = self.student.forward(feats)
+        sh, sp, se = self.student.run(feats)
         parts = {"cosine": (1 - (F.normalize(se, dim=-1) * te).sum(-1)).mean(), "mse": ((sp - tp) ** 2).mean()}
+        if cfg.token > 0:
+            parts["token"] = token_loss(sh, th, mask)
+        if cfg.similarity > 0 and len(idx) > 1:
+            parts["similarity"] = similarity_loss(se, te, cfg.similarity_temperature)
         if cfg.relation > 0:
             parts["relation"] = self.relation(LossInputs(se, torch.empty(0), None, self.s_taps.take(),
-                                                         self.t_taps.take(), feats["attention_mask"].bool()))
+                                                         self.t_taps.take(), mask))
         loss = sum(getattr(cfg, k) * v for k, v in parts.items())
         return loss, parts
 
@@ -191,17 +262,20 @@ class _Objective:
 
 def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, splits: dict[str, list[str]],
                              out: str | Path, cfg: SentenceDistillConfig | None = None, resume: bool = False,
-                             force: bool = False, teacher_train: torch.Tensor | None = None) -> dict[str, Any]:
+                             force: bool = False,
+                             teacher_train: torch.Tensor | TeacherCache | None = None) -> dict[str, Any]:
     """Distil the student in ``student_dir`` from the teacher in ``teacher_dir`` on ``splits`` (``train``, ``val``,
     ``test``: lists of sentences); write the chosen student to ``out/student`` (a sentence-transformers directory),
     ``metrics.jsonl``, ``last.state.pt`` and ``sentence_distill.json``; return what the JSON holds.
 
-    Without the relation loss the teacher's pooled train embeddings (N, D) are computed once and cached in memory
-    (or taken from ``teacher_train``, made by ``teacher_pooled`` with the same ``max_length``).
+    Without the relation loss the teacher's pooled train embeddings (N, D) (and with the token loss its token states)
+    are computed once and cached in memory, or taken from ``teacher_train``: a ``teacher_cache`` (or the pooled
+    tensor of ``teacher_pooled``) of the same sentences with the same ``max_length``.
     """
     cfg = cfg or SentenceDistillConfig()
-    if cfg.cosine + cfg.mse + cfg.relation <= 0:
-        raise EdgekdError("sentence distillation needs a positive weight: set cosine, mse or relation above 0")
+    if cfg.cosine + cfg.mse + cfg.token + cfg.similarity + cfg.relation <= 0:
+        raise EdgekdError("sentence distillation needs a positive weight: set cosine, mse, token, similarity or "
+                          "relation above 0")
     for name, least in (("train", 1), ("val", 3), ("test", 3)):
         if len(splits.get(name, [])) < least:
             raise EdgekdError(f"the {name} split needs at least {least} sentences, got {len(splits.get(name, []))}")
@@ -215,11 +289,13 @@ def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, s
     t_val, t_test = teacher.embed(val, cfg.max_length), teacher.embed(test, cfg.max_length)
     before = _score(student, test, t_test, cfg)
     lengths = np.array([len(x) for x in student.tokenizer(train, truncation=True, max_length=cfg.max_length)["input_ids"]])
-    if cfg.relation == 0 and teacher_train is None:
-        teacher_train = teacher_pooled(teacher, train, cfg.max_length)
-    if teacher_train is not None and tuple(teacher_train.shape[:1]) != (len(train),):
-        raise EdgekdError(f"teacher_train has {teacher_train.shape[0]} rows for {len(train)} train sentences; "
-                          "make it with teacher_pooled on the same sentences")
+    if isinstance(teacher_train, torch.Tensor):
+        teacher_train = TeacherCache(teacher_train)
+    if cfg.relation == 0 and (teacher_train is None or (cfg.token > 0 and teacher_train.tokens is None)):
+        teacher_train = teacher_cache(teacher, train, cfg.max_length, tokens=cfg.token > 0)
+    if teacher_train is not None and tuple(teacher_train.pooled.shape[:1]) != (len(train),):
+        raise EdgekdError(f"teacher_train has {teacher_train.pooled.shape[0]} rows for {len(train)} train sentences; "
+                          "make it with teacher_cache on the same sentences")
     objective = _Objective(teacher, student, cfg, teacher_train if cfg.relation == 0 else None)
     if cfg.freeze_embeddings:
         student.bert.embeddings.word_embeddings.weight.requires_grad_(False)
