@@ -46,6 +46,7 @@ def test_every_stage_runs_and_the_search_keeps_its_budget(quick_run: tuple[Path,
     fits = [c for c in report["candidates"] if c["latency_ms"] <= report["budget_ms"]]
     assert report["pick"]["proxy"] == max(c["proxy"] for c in fits)
     assert report["pick"] in report["pareto"]
+    assert (out / "sentence_search" / "sentence_search.png").stat().st_size > 1000
     made = json.loads((out / "sentence_search" / "student" / "config.json").read_text())
     assert (made["num_hidden_layers"], made["intermediate_size"]) == (report["pick"]["layers"], report["pick"]["intermediate_size"])
 

@@ -124,8 +124,22 @@ def test_predicted_latency_measures_the_calibration_set_and_the_pick(teacher, tm
     assert predicted[0]["latency_ms"] == pytest.approx(want)
 
 
-def test_a_latency_ratio_budget_is_confirmed_interleaved_with_the_teacher(teacher, tmp_path):
+def _confirm_archs(teacher_net, rows, ratio, teacher_ms, target, work, limit):
+    """``confirm_ratio`` for arch rows on (1, 1, 8, 8) inputs, as the search calls it."""
+    import torch
+
     from edgekd.search.confirm import confirm_ratio
+    from edgekd.search.latency import export_fast
+
+    work.mkdir(parents=True, exist_ok=True)
+    x = torch.randn(1, 1, 8, 8)
+    teacher_onnx = export_fast(teacher_net.eval(), [x], work / "teacher.onnx", target.opset)
+    return confirm_ratio(teacher_onnx, rows, ratio, teacher_ms,
+                         lambda row, path: export_fast(build_model(row["arch"]).eval(), [x], path, target.opset),
+                         1, target, work, limit)
+
+
+def test_a_latency_ratio_budget_is_confirmed_interleaved_with_the_teacher(teacher, tmp_path):
     from edgekd.targets import get_target
 
     teacher_net = build_model({"name": "resnet", "widths": [32, 64, 64], "blocks": [2, 2, 2], "in_channels": 1,
@@ -135,10 +149,10 @@ def test_a_latency_ratio_budget_is_confirmed_interleaved_with_the_teacher(teache
     target = get_target("cpu-ort-fp32")
     # Unmeetable (a million times faster): every candidate is timed beside the teacher, none is returned.
     rows = [{**r, "latency_ms": 0.05} for r in rows]
-    assert confirm_ratio(teacher_net, rows, 1e-6, 1.0, (1, 8, 8), False, target, tmp_path / "a", limit=2) is None
+    assert _confirm_archs(teacher_net, rows, 1e-6, 1.0, target, tmp_path / "a", limit=2) is None
     assert all(r["interleaved"]["teacher_over_candidate"] > 1 for r in rows), rows  # both far smaller than the teacher
     # A ratio the first candidate holds: it is the pick, and its interleaved ratio is what the budget asked.
-    pick = confirm_ratio(teacher_net, rows, 0.99, 1.0, (1, 8, 8), False, target, tmp_path / "b", limit=2)
+    pick = _confirm_archs(teacher_net, rows, 0.99, 1.0, target, tmp_path / "b", limit=2)
     assert pick is rows[0] and pick["interleaved"]["teacher_over_candidate"] >= 1 / 0.99
     low, high = pick["interleaved"]["ci"]
     assert low <= pick["interleaved"]["teacher_over_candidate"] <= high
@@ -159,7 +173,6 @@ def test_search_with_a_ratio_budget_records_the_interleaved_check(teacher, tmp_p
 
 
 def test_when_the_leaders_miss_the_ratio_the_observed_drift_rescales_the_budget(tmp_path):
-    from edgekd.search.confirm import confirm_ratio
     from edgekd.targets import get_target
 
     big = {"name": "resnet", "widths": [32, 64, 64], "blocks": [2, 2, 2], "in_channels": 1, "num_classes": 10}
@@ -169,7 +182,7 @@ def test_when_the_leaders_miss_the_ratio_the_observed_drift_rescales_the_budget(
     # teacher) rescaled by that drift admits the row measured at 0.3 and excludes the one measured at 2.0.
     rows = [{"key": "a", "arch": big, "latency_ms": 0.4}, {"key": "b", "arch": big, "latency_ms": 0.4},
             {"key": "slow", "arch": tiny, "latency_ms": 2.0}, {"key": "fast", "arch": tiny, "latency_ms": 0.3}]
-    pick = confirm_ratio(build_model(big), rows, 0.5, 1.0, (1, 8, 8), False, get_target("cpu-ort-fp32"), tmp_path, limit=2)
+    pick = _confirm_archs(build_model(big), rows, 0.5, 1.0, get_target("cpu-ort-fp32"), tmp_path, limit=2)
     assert pick is rows[3] and pick["interleaved"]["teacher_over_candidate"] >= 2
     assert "interleaved" not in rows[2] and all(r["interleaved"]["teacher_over_candidate"] < 2 for r in rows[:2])
 

@@ -10,45 +10,46 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from torch import nn
-
-from edgekd.models import build_model
 from edgekd.profile.config import MeasureConfig
-from edgekd.search.latency import example_inputs, export_fast
 
 CONFIRM_MEASURE = MeasureConfig(warmup_runs=10, warmup_ms=50.0, min_runs=200, min_duration_s=1.0, per_op_runs=1)
 
 
-def _check(teacher_onnx: Path, row: dict[str, Any], x: Any, target: Any, work: Path) -> float:
+Export = Callable[[dict[str, Any], Path], Path]  # (candidate row, path) -> that candidate's ONNX file at ``path``
+
+
+def _check(teacher_onnx: Path, row: dict[str, Any], export: Export, batch: int, target: Any, work: Path,
+           measure: MeasureConfig) -> float:
     """Time ``row``'s model interleaved with the teacher; record and return teacher median / candidate median."""
     from edgekd.profile.compare import compare
 
-    path = export_fast(build_model(row["arch"]).eval(), [x], work / f"{row['key']}.onnx", target.opset)
-    rep = compare(teacher_onnx, path, target, [x.shape[0]], CONFIRM_MEASURE, quiet=True)
+    path = export(row, work / "candidate.onnx")
+    rep = compare(teacher_onnx, path, target, [batch], measure, quiet=True)
     path.unlink(missing_ok=True)
     low, high = rep["ci"]
     row["interleaved"] = {"teacher_over_candidate": 1 / rep["ratio_of_medians"], "ci": [1 / high, 1 / low],
-                          "batch": x.shape[0], "verdict": rep["verdict"]}
+                          "batch": batch, "runs": rep["runs"], "verdict": rep["verdict"]}
     return 1 / rep["ratio_of_medians"]
 
 
-def confirm_ratio(teacher: nn.Module, rows: list[dict[str, Any]], ratio: float, teacher_ms: float,
-                  input_shape: tuple[int, ...], tokens: bool, target: Any, work: Path, limit: int) -> dict[str, Any] | None:
-    """The first of ``rows`` (feasible, best score first; ``latency_ms`` and ``teacher_ms`` single measurements) that is at least ``1 / ratio`` times faster than ``teacher`` when timed
-    interleaved with it on ``target`` at its first batch size, else None. Checked rows gain ``interleaved``.
+def confirm_ratio(teacher_onnx: Path, rows: list[dict[str, Any]], ratio: float, teacher_ms: float, export: Export,
+                  batch: int, target: Any, work: Path, limit: int, measure: MeasureConfig = CONFIRM_MEASURE
+                  ) -> dict[str, Any] | None:
+    """The first of ``rows`` (feasible, best score first; ``latency_ms`` and ``teacher_ms`` single measurements)
+    whose model (``export(row, path)``) is at least ``1 / ratio`` times faster than the teacher's ONNX file when
+    timed interleaved with it on ``target`` at ``batch``, else None. Checked rows gain ``interleaved``.
 
     The first ``limit`` rows are checked in score order. If none holds, the drift they show between single and
     interleaved measurements (median of candidate ms x interleaved ratio / teacher ms) rescales the budget, and up
     to ``limit`` more rows under the rescaled budget are checked, again in score order.
     """
     work.mkdir(parents=True, exist_ok=True)
-    x = example_inputs(input_shape, target.batch_sizes[0], tokens)
-    teacher_onnx = export_fast(teacher.eval(), [x], work / "teacher.onnx", target.opset)
 
     def first_holding(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
-        return next((r for r in candidates if _check(teacher_onnx, r, x, target, work) >= 1 / ratio), None)
+        return next((r for r in candidates if _check(teacher_onnx, r, export, batch, target, work, measure) >= 1 / ratio),
+                    None)
 
     checked = rows[:limit]
     found = first_holding(checked)

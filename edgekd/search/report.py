@@ -14,7 +14,7 @@ from edgekd.manifest_io import record
 from edgekd.models import build_model
 from edgekd.search.config import SearchConfig
 from edgekd.search.confirm import confirm_ratio
-from edgekd.search.latency import example_inputs, measure_model
+from edgekd.search.latency import example_inputs, export_fast, measure_model
 from edgekd.search.study import Objective, completed, latency_of, predictor_from, violations
 
 
@@ -61,8 +61,10 @@ def _rows(objective: Objective, cfg: SearchConfig) -> tuple[list[dict[str, Any]]
     return rows, (predictor.to_json() if predictor else None)
 
 
-def _plot(rows: list[dict[str, Any]], front: list[dict[str, Any]], best: dict[str, Any] | None, budget: float,
-          cfg: SearchConfig, path: Path) -> Path | None:
+def pareto_plot(rows: list[dict[str, Any]], front: list[dict[str, Any]], best: dict[str, Any] | None, budget: float,
+                path: Path, xlabel: str, ylabel: str) -> Path | None:
+    """Proxy score against latency (rows with ``latency_ms``, ``proxy``, ``feasible``), the front, the budget and
+    the pick as a PNG at ``path``; None without matplotlib."""
     try:
         import matplotlib
 
@@ -79,8 +81,8 @@ def _plot(rows: list[dict[str, Any]], front: list[dict[str, Any]], best: dict[st
     ax.axvline(budget, color="tab:red", lw=1, label=f"budget {budget:.3g} ms")
     if best:
         ax.scatter([best["latency_ms"]], [best["proxy"]], marker="*", s=160, c="tab:orange", label="pick", zorder=3)
-    ax.set_xlabel(f"{cfg.latency_stat} latency, ms")
-    ax.set_ylabel(f"{cfg.proxy} score")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -105,8 +107,13 @@ def finish(study: optuna.Study, objective: Objective, cfg: SearchConfig, out: Pa
     confirmed = None
     if best is not None and cfg.budget_ratio is not None:
         ev = objective.evaluator
-        best = confirm_ratio(ev.batch.teacher, feasible, cfg.budget_ratio, budget / cfg.budget_ratio, ev.input_shape,
-                             ev.tokens, ev.cache.target, ev.directory / "work" / "confirm", CONFIRM_LIMIT)
+        target, work = ev.cache.target, ev.directory / "work" / "confirm"
+        work.mkdir(parents=True, exist_ok=True)
+        x = example_inputs(ev.input_shape, target.batch_sizes[0], ev.tokens)
+        teacher_onnx = export_fast(ev.batch.teacher.eval(), [x], work / "teacher.onnx", target.opset)
+        best = confirm_ratio(teacher_onnx, feasible, cfg.budget_ratio, budget / cfg.budget_ratio,
+                             lambda row, path: export_fast(build_model(row["arch"]).eval(), [x], path, target.opset),
+                             x.shape[0], target, work, CONFIRM_LIMIT)
         confirmed = best is not None
         if best is None:  # none held the ratio interleaved: the checked one that came closest, said so
             best = max((r for r in feasible if "interleaved" in r), key=lambda r: r["interleaved"]["teacher_over_candidate"])
@@ -119,7 +126,7 @@ def finish(study: optuna.Study, objective: Objective, cfg: SearchConfig, out: Pa
                "pareto": [clean(r) for r in front], "correlations": correlations(rows), "latency_predictor": predictor,
                "candidates": [clean(r) for r in sorted(rows, key=lambda r: r["latency_ms"])]}
     pareto = write_json(out / "pareto.json", summary)
-    plot = _plot(rows, front, best, budget, cfg, out / "pareto.png")
+    plot = pareto_plot(rows, front, best, budget, out / "pareto.png", f"{cfg.latency_stat} latency, ms", f"{cfg.proxy} score")
     files: list[tuple[Path, str, dict[str, Any]]] = [(pareto, "search", {"meta": {"proxy": cfg.proxy, "budget_ms": budget}})]
     if plot:
         files.append((plot, "plot", {}))

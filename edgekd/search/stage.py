@@ -28,8 +28,11 @@ def sentence_search_stage(ctx: StageContext, cfg: SentenceSearchConfig) -> Stage
 
     res = search_sentence_student(teacher_from(ctx), ctx.data.texts["val"], ctx.target, ctx.out / "sentence_search", cfg,
                                   force=ctx.force, stage=ctx.stage_id, manifest_dir=ctx.out)
-    pick, conf = res["pick"], res["confirmed"]
+    pick = res["pick"]
+    inter = pick.get("interleaved", {})
     return StageResult(metrics={"layers": pick["layers"], "intermediate_size": pick["intermediate_size"], "heads": pick["heads"],
                                 "params": pick["params"], "proxy": res["proxy"], "proxy_value": pick["proxy"],
-                                "budget_ms": res["budget_ms"], "teacher_ms": conf["teacher_ms"], "student_ms": conf["student_ms"],
-                                "speedup": conf["speedup"], "speedup_ci": conf["ci"], "candidates": len(res["candidates"])})
+                                "budget_ms": res["budget_ms"], "teacher_ms": res["teacher_latency_ms"],
+                                "latency_ms": pick["latency_ms"], "speedup_interleaved": inter.get("teacher_over_candidate"),
+                                "speedup_ci": inter.get("ci"), "speedup_confirmed": res["speedup_confirmed_interleaved"],
+                                "candidates": len(res["candidates"])})
