@@ -95,14 +95,16 @@ def test_rerun_skips_every_stage(quick_run: tuple[Path, dict, dict[str, str]]) -
     assert {v["status"] for v in json.loads(res.stdout)["stages"].values()} == {"skipped"}
 
 
-@pytest.mark.parametrize("recipe, says", [
-    ("dataset: {name: sentences}\nstages:\n  - stage: distill\n", "takes image data"),
-    ("dataset: {name: digits}\nstages:\n  - stage: sentence_search\n", "takes text data"),
-    ("dataset: {name: sentences}\nstages:\n  - stage: sentence_teacher\n", "exactly one of 'path'"),
-    ("stages:\n  - stage: compile\nquick: {compil: {num_verify: 8}}\n", "neither 'dataset' nor a stage id"),
+@pytest.mark.parametrize("recipe, extra, says", [
+    ("dataset: {name: sentences}\nstages:\n  - stage: distill\n", [], "takes image data"),
+    ("dataset: {name: digits}\nstages:\n  - stage: sentence_search\n", [], "takes text data"),
+    ("dataset: {name: sentences}\nstages:\n  - stage: sentence_teacher\n", [], "exactly one of 'path'"),
+    ("stages:\n  - stage: compile\nquick: {compil: {num_verify: 8}}\n", [], "neither 'dataset' nor a stage id"),
+    ("stages:\n  - stage: compile\n", ["--quick"], "has no 'quick' section"),
+    ("stages:\n  - stage: compile\n    target: nosuch\n", [], "nosuch"),
 ])
-def test_recipe_mistakes_are_one_line(tmp_path: Path, recipe: str, says: str) -> None:
+def test_recipe_mistakes_are_one_line(tmp_path: Path, recipe: str, extra: list[str], says: str) -> None:
     (tmp_path / "r.yaml").write_text(recipe)
-    res = edgekd("run", tmp_path / "r.yaml", "--out", tmp_path / "run", env=dict(os.environ))
+    res = edgekd("run", tmp_path / "r.yaml", "--out", tmp_path / "run", *extra, env=dict(os.environ))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert says in res.stderr and not (tmp_path / "run").exists()
