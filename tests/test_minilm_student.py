@@ -238,15 +238,23 @@ def test_short_distillation_raises_held_out_cosine(teacher_dir, student2, corpus
 
     splits = {"train": corpus.splits["train"][:160], "val": corpus.splits["val"][:16],
               "test": corpus.splits["test"][:48]}
-    cfg = SentenceDistillConfig(epochs=2, batch_size=16, lr=3e-4, max_length=48)
+    cfg = SentenceDistillConfig(epochs=2, batch_size=16, lr=3e-4, max_length=48, similarity=1.0, token=0.1)
     res = distill_sentence_student(teacher_dir, student2.path, splits, tmp_path / "d", cfg)
     before, after = res["test_before"], res["test_after"]
     assert after["mean_cosine"] > before["mean_cosine"] + 0.05, (before, after)
+    assert res["history"][0]["similarity"] > 0 and res["history"][0]["token"] > 0
     assert res["epochs_run"] == 2 and len((tmp_path / "d" / "metrics.jsonl").read_text().splitlines()) == 2
-    from edgekd.distill.sentence import load_sentence_model
+    from edgekd.distill.sentence import load_sentence_model, teacher_cache
 
+    model = load_sentence_model(teacher_dir)
+    cache = teacher_cache(model, splits["val"], 48, tokens=True)  # mean pooling of the cached tokens is the pooled
+    lengths = [len(x) for x in model.tokenizer(splits["val"], truncation=True, max_length=48)["input_ids"]]
+    assert [len(t) for t in cache.tokens] == lengths and cache.tokens[0].dtype == torch.float16
+    pooled = torch.stack([t.float().mean(0) for t in cache.tokens])
+    assert torch.allclose(pooled, cache.pooled, atol=2e-3)
+    assert torch.allclose(cache.pooled, model.encode(splits["val"], 48)[0], atol=1e-5)
     # what was saved is the chosen student: re-embedding the test split gives the reported score
-    teacher = load_sentence_model(teacher_dir).embed(splits["test"], 48)
+    teacher = model.embed(splits["test"], 48)
     saved = load_sentence_model(tmp_path / "d" / "student").embed(splits["test"], 48)
     assert mean_cosine(saved, teacher) == pytest.approx(after["mean_cosine"], abs=1e-5)
     with pytest.raises(EdgekdError, match="already exists"):
