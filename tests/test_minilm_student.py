@@ -130,7 +130,7 @@ def test_metrics_match_scipy_references():
 def test_similarity_loss_matches_hand_and_numpy_references():
     from scipy.special import log_softmax
 
-    from edgekd.distill.sentence import similarity_loss
+    from edgekd.distill.sentence_losses import similarity_loss
 
     # student cosines (0,1)=0, (0,2)=(1,2)=1/sqrt 2; teacher (0,1)=1, (0,2)=(1,2)=0 (scale does not matter):
     # squared differences 1, 1/2, 1/2 over the 6 off-diagonal entries -> 4/6 (4/9 if the diagonal counted)
@@ -154,7 +154,7 @@ def test_similarity_loss_matches_hand_and_numpy_references():
 
 
 def test_token_loss_counts_real_tokens_only():
-    from edgekd.distill.sentence import token_loss
+    from edgekd.distill.sentence_losses import token_loss
 
     t = torch.tensor([[[3.0, 4.0], [1.0, 0.0], [9.0, 9.0]], [[0.0, 2.0], [7.0, 7.0], [7.0, 7.0]]])
     s = torch.tensor([[[3.0, 0.0], [1.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 0.0], [0.0, 0.0]]])

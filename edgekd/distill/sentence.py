@@ -38,6 +38,7 @@ from edgekd.distill.embedding_metrics import embedding_agreement
 from edgekd.distill.loop import lr_lambda
 from edgekd.distill.losses.base import LossInputs
 from edgekd.distill.losses.minilm import MiniLM
+from edgekd.distill.sentence_losses import similarity_loss, token_loss
 from edgekd.distill.state import append_metrics, load_state, rewrite_metrics, rng_state, save_state, set_rng_state
 from edgekd.distill.taps import Taps
 from edgekd.errors import EdgekdError
@@ -166,22 +167,6 @@ def batch_order(lengths: np.ndarray, batch_size: int, seed: int) -> list[np.ndar
     return [out[k] for k in rng.permutation(len(out))]
 
 
-def similarity_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
-    """How far the student's in-batch cosine similarities are from the teacher's, for embeddings (N, D) and (N, D')
-    (normalised here; N >= 2). With S = cosine matrices (N, N) and i != j only: ``temperature`` None gives
-    mean_{i != j} (S_s[i, j] - S_t[i, j])^2; a temperature T gives mean_i KL(softmax_j(S_t[i] / T) ||
-    softmax_j(S_s[i] / T)) over j != i. Scalar."""
-    s, t = F.normalize(student.float(), dim=-1), F.normalize(teacher.float(), dim=-1)
-    ss, st = s @ s.T, t @ t.T
-    off = ~torch.eye(len(s), dtype=torch.bool, device=s.device)
-    if temperature is None:
-        return ((ss - st) ** 2)[off].mean()
-    n = len(s)
-    ls = F.log_softmax(ss[off].view(n, n - 1) / temperature, dim=-1)
-    lt = F.log_softmax(st[off].view(n, n - 1) / temperature, dim=-1)
-    return (lt.exp() * (lt - ls)).sum(-1).mean()
-
-
 @dataclass
 class TeacherCache:
     """The teacher's outputs on the train sentences, computed once: pooled embeddings (N, D) float32 and, when a
@@ -212,13 +197,6 @@ def teacher_cache(teacher: SentenceModel, texts: list[str], max_length: int, tok
 def teacher_pooled(teacher: SentenceModel, texts: list[str], max_length: int) -> torch.Tensor:
     """The teacher's pooled embeddings (N, D) before normalisation (``teacher_cache(...).pooled``)."""
     return teacher_cache(teacher, texts, max_length).pooled
-
-
-def token_loss(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Relative squared error of last-layer token states (N, L, D) over the real tokens (``mask`` (N, L) bool):
-    sum ||h_s - h_t||^2 / sum ||h_t||^2 (0: equal; 1: as far as a zero student). Scalar."""
-    t = teacher.float()
-    return ((student - t) ** 2).sum(-1)[mask].sum() / (t * t).sum(-1)[mask].sum().clamp_min(1e-12)
 
 
 class _Objective:
