@@ -3,8 +3,8 @@
 The public API mirrors the CLI: ``edgekd.search``, ``edgekd.distill``, ``edgekd.compile``, ``edgekd.profile``,
 ``edgekd.compare``, ``edgekd.package``, ``edgekd.check``, ``edgekd.verify``, ``edgekd.run``, ``edgekd.train_teacher``,
 ``edgekd.get_target``, ``edgekd.list_targets``; for sentence-embedding students ``edgekd.build_corpus``,
-``edgekd.write_corpus``, ``edgekd.make_sentence_student``, ``edgekd.distill_sentence_student``,
-``edgekd.embedding_agreement``.
+``edgekd.write_corpus``, ``edgekd.make_sentence_student``, ``edgekd.search_sentence_student``,
+``edgekd.distill_sentence_student``, ``edgekd.embedding_agreement``.
 
 Every public name loads its module on first use (``EXPORTS`` maps it to ``"module:attribute"``), so ``import edgekd``
 imports no torch, onnx or onnxruntime and the CLI's ``--version`` and ``--help`` answer at once. Adding a public
@@ -37,6 +37,7 @@ EXPORTS: dict[str, str] = {
     "profile": "edgekd.profile.api:profile",
     "run": "edgekd.pipeline.runner:run",
     "search": "edgekd.search.api:search",
+    "search_sentence_student": "edgekd.search.sentence:search_sentence_student",
     "train_teacher": "edgekd.distill.teacher:train_teacher",
     "verify": "edgekd.package.verify:verify",
     "write_corpus": "edgekd.data.text_corpus:write_corpus",

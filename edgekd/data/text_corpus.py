@@ -31,6 +31,7 @@ from typing import Iterator
 
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import write_json, write_text
+from edgekd.inputs import check_out_dir
 from edgekd.manifest_io import guard_outputs
 
 SPLITS = ("train", "val", "test")
@@ -225,7 +226,7 @@ def build_corpus(per_source: int = 300, max_source_bytes: int = 200_000, val: fl
 def corpus_outputs(out: str | Path, force: bool = False) -> dict[str, Path]:
     """The files ``write_corpus`` writes in ``out`` (split name or ``info`` -> path); an error if one exists and
     not ``force``, so a caller can check before the build."""
-    out = Path(out)
+    out = check_out_dir(out)
     paths = {k: out / f"{k}.txt" for k in SPLITS} | {"info": out / "corpus.json"}
     guard_outputs(list(paths.values()), force)
     return paths
@@ -245,7 +246,7 @@ def read_sentences(path: str | Path, limit: int | None = None) -> list[str]:
     """Non-empty lines of a one-sentence-per-line file (the first ``limit``); errors name the file and the fix."""
     path = Path(path)
     if not path.is_file():
-        raise EdgekdError(f"{path}: sentence file not found; build it with examples/minilm/build_corpus.py")
+        raise EdgekdError(f"{path}: sentence file not found; build the corpus with 'edgekd sentence corpus --out DIR'")
     lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
     if not lines:
         raise EdgekdError(f"{path}: no sentences in it; give a text file with one sentence per line")

@@ -1,7 +1,7 @@
 """Text datasets for sentence-embedding recipes: sentences per split, registered in ``TEXT_DATASETS``.
 
 ``sentences``: one sentence per line in ``<path>/train.txt``, ``val.txt`` and ``test.txt`` (what
-``examples/minilm/build_corpus.py`` writes), or, without a path, the corpus of the installed packages' READMEs and
+``edgekd sentence corpus`` writes), or, without a path, the corpus of the installed packages' READMEs and
 docstrings (``edgekd.data.text_corpus.build_corpus``). Sentences are split by the SHA-256 of their text, so the
 recipe's ``split`` fractions do not apply; ``limit`` keeps the first sentences of each split (quick runs).
 """
@@ -45,7 +45,7 @@ def sentences(spec: DatasetSpec) -> TextSplits:
         root = Path(spec.path)
         if not root.is_dir():
             raise EdgekdError(f"dataset path {root} is not a directory; give one with train.txt, val.txt and test.txt "
-                              "(examples/minilm/build_corpus.py writes them), or leave path out")
+                              "('edgekd sentence corpus --out DIR' writes them), or leave path out")
         texts = {k: read_sentences(root / f"{k}.txt", spec.limit) for k in SPLITS}
         source: dict[str, Any] = {"path": str(root)}
     else:

@@ -399,12 +399,38 @@ def search() -> list[Case]:
     return [Case(f"search-{i}", "search", a, f, w) for i, a, f, w in rows]
 
 
+def sentence() -> list[Case]:
+    bert = {"t/config.json": '{"model_type": "bert"}', "t/modules.json": "[]", "t/model.safetensors": b"\x00" * 64}
+    corpus = {f"c/{k}.txt": "A plain English sentence for the test.\nAnother one follows it here.\nA third closes.\n"
+              for k in ("train", "val", "test")}
+    se, di = ["sentence", "search", "--teacher", "t", "--data", "c"], ["sentence", "distill", "--teacher", "t", "--student", "t", "--data", "c"]
+    rows = [
+        ("search-teacher-missing", ["sentence", "search", "--teacher", "nothere"], {}, "teacher directory missing"),
+        ("search-teacher-gpt2", se, {**corpus, "t/config.json": '{"model_type": "gpt2"}', "t/modules.json": "[]",
+                                     "t/model.safetensors": b"\x00"}, "teacher is not a BERT model"),
+        ("search-teacher-pickle-only", se, {**corpus, "t/config.json": '{"model_type": "bert"}', "t/modules.json": "[]",
+                                            "t/pytorch_model.bin": b"\x80\x04"}, "teacher has only a pickle checkpoint"),
+        ("search-data-missing", [*se[:4], "--data", "nothere"], bert, "--data folder missing"),
+        ("search-data-empty-split", se, {**bert, **corpus, "c/val.txt": "\n"}, "--data val.txt empty"),
+        ("search-speedup-below-1", [*se, "--speedup", "0.5"], {**bert, **corpus}, "--speedup 0.5 (a slower student)"),
+        ("search-layers-past-teacher", [*se, "--config", "c.yaml"],
+         {**corpus, "c.yaml": "layers: [9]\n", "t/config.json": '{"model_type": "bert", "num_hidden_layers": 6, '
+          '"intermediate_size": 1536, "num_attention_heads": 12}', "t/modules.json": "[]", "t/model.safetensors": b"\x00"},
+         "layers beyond the teacher's"),
+        ("distill-epochs-zero", [*di, "--epochs", "0"], {**bert, **corpus}, "--epochs 0"),
+        ("distill-config-unknown-key", [*di, "--config", "c.yaml"], {**bert, **corpus, "c.yaml": "epocs: 3\n"}, "--config misspelled key"),
+        ("distill-student-missing", [*di[:4], "--student", "nothere", "--data", "c"], {**bert, **corpus}, "--student missing"),
+        ("corpus-out-is-file", ["sentence", "corpus", "--out", "f"], {"f": "x"}, "--out is a file"),
+    ]
+    return [Case(f"sentence-{i}", "sentence", a, f, w) for i, a, f, w in rows]
+
+
 XFAIL: dict[str, str] = {}  # case id -> why it is not clean yet (none at present)
 
 
 def all_cases() -> list[Case]:
     """Every case, in table order; ids are unique. Cases still not clean carry their reason (``XFAIL``)."""
-    cases = [*usage(), *targets(), *profile(), *compile_(), *distill(), *run(), *bundles(), *search()]
+    cases = [*usage(), *targets(), *profile(), *compile_(), *distill(), *run(), *bundles(), *search(), *sentence()]
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     for c in cases:
