@@ -74,7 +74,8 @@ def search_command(
     from edgekd.search.sentence import SentenceSearchConfig, search_sentence_student
 
     cfg = _options(config, {"speedup": speedup, "budget_ms": budget_ms}, SentenceSearchConfig, "sentence search config")
-    res = search_sentence_student(teacher, _texts(data)["val"], target, out_dir, cfg, force=force)
+    texts = _texts(data)
+    res = search_sentence_student(teacher, texts["val"], target, out_dir, cfg, force=force, train=texts["train"])
     pick, inter = res["pick"], res["pick"].get("interleaved", {})
     _show({"student": str(out_dir / "student"), "layers": pick["layers"], "intermediate_size": pick["intermediate_size"],
            "heads": pick["heads"], "params": pick["params"], res["proxy"]: pick["proxy"], "budget_ms": res["budget_ms"],

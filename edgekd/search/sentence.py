@@ -55,6 +55,10 @@ class SentenceSearchConfig(Strict):
     max_length: int = Field(128, ge=8, le=512, description="Tokens per sentence when timing (batch 1).")
     proxy: Literal["pairwise_spearman", "mean_cosine"] = "pairwise_spearman"
     proxy_sentences: int = Field(256, ge=3, le=100_000, description="Validation sentences the proxy is measured on.")
+    proxy_train: int = Field(0, ge=0, le=1_000_000, description="Train sentences of one short distillation epoch that "
+                             "each shape within the budget gets before its proxy is measured; 0: the agreement at "
+                             "initialisation (training-free).")
+    proxy_lr: float = Field(2e-3, gt=0, description="Peak learning rate of that short distillation.")
     confirm_pairs: int = Field(4, ge=1, le=64, description="Fresh session pairs of each interleaved teacher comparison.")
 
 
@@ -111,6 +115,27 @@ def _evaluate(teacher_dir: Path, grid: list[tuple[int, int, int]], texts: list[s
     return rows
 
 
+def _short_distill(teacher_dir: Path, rows: list[dict[str, Any]], train: list[str], texts: list[str],
+                   cfg: SentenceSearchConfig, work: Path) -> None:
+    """Give each row one epoch of embedding distillation on ``train`` (the teacher's outputs computed once) and set
+    its ``proxy`` to the agreement on ``texts`` afterwards (kept with the rest under ``agreement_after_short_training``)."""
+    from edgekd.distill.sentence import SentenceDistillConfig, distill_sentence_student, teacher_cache
+
+    dcfg = SentenceDistillConfig(epochs=1, lr=cfg.proxy_lr, relation=0.0, max_length=cfg.max_length,
+                                 eval_sentences=len(texts), select=cfg.proxy)
+    cache = teacher_cache(load_sentence_model(teacher_dir), train, cfg.max_length)
+    with progress() as bar:
+        task = bar.add_task("short distillation", total=len(rows), info="")
+        for row in rows:
+            _build(teacher_dir, row, work / "candidate")
+            res = distill_sentence_student(teacher_dir, work / "candidate", {"train": train, "val": texts, "test": texts[:3]},
+                                           work / "short", dcfg, force=True, teacher_train=cache)
+            after = {k[4:]: v for k, v in res["history"][-1].items() if k.startswith("val_")}
+            row.update(proxy=after[cfg.proxy], agreement_after_short_training=after)
+            bar.update(task, advance=1, info=f"{row['layers']}x{row['intermediate_size']}x{row['heads']}: {row['proxy']:.3f}")
+            shutil.rmtree(work / "short", ignore_errors=True)
+
+
 def _pick(teacher_dir: Path, t_onnx: Path, teacher_ms: float, rows: list[dict[str, Any]], budget: float,
           cfg: SentenceSearchConfig, target: Target, work: Path) -> tuple[dict[str, Any], bool | None]:
     """The best proxy within the budget; with a ``speedup`` budget, the first of the leaders that holds it when timed
@@ -140,19 +165,22 @@ def _pick(teacher_dir: Path, t_onnx: Path, teacher_ms: float, rows: list[dict[st
 def search_sentence_student(teacher_dir: str | Path, sentences: list[str], target: str | Path | Target = "cpu-ort-fp32",
                             out: str | Path = "sentence_search", cfg: SentenceSearchConfig | None = None,
                             force: bool = False, stage: str = "sentence_search",
-                            manifest_dir: str | Path | None = None) -> dict[str, Any]:
+                            manifest_dir: str | Path | None = None, train: list[str] | None = None) -> dict[str, Any]:
     """Evaluate every student shape of ``cfg``'s grid for the teacher in ``teacher_dir`` on ``target``; write the
     best within the budget to ``out/student`` (a sentence-transformers directory) and every candidate's params,
     latency (ms, batch 1) and proxy to ``out/sentence_search.json``; record both in the manifest of
     ``manifest_dir`` (default ``out``), the student as kind ``hf-model`` with role ``searched``.
 
-    ``sentences``: validation sentences (the proxy uses the first ``proxy_sentences``). Returns the report.
+    ``sentences``: validation sentences (the proxy uses the first ``proxy_sentences``); ``train``: training
+    sentences, needed when ``cfg.proxy_train`` > 0 (the first ``proxy_train`` are used). Returns the report.
     """
     cfg, target, out = cfg or SentenceSearchConfig(), get_target(target), Path(out)
     teacher_dir = Path(teacher_dir)
     grid = _grid(cfg, check_teacher_dir(teacher_dir))
     if len(sentences) < 3:
         raise EdgekdError(f"sentence search needs at least 3 validation sentences, got {len(sentences)}")
+    if cfg.proxy_train and not train:
+        raise EdgekdError("proxy_train > 0 needs training sentences; pass train= (or set proxy_train: 0)")
     guard_outputs([out / "student", out / REPORT_NAME, out / PLOT_NAME], force)
     out.mkdir(parents=True, exist_ok=True)
     texts = sentences[: cfg.proxy_sentences]
@@ -166,16 +194,22 @@ def search_sentence_student(teacher_dir: str | Path, sentences: list[str], targe
         rows = _evaluate(teacher_dir, grid, texts, reference, cache, cfg, work)
         for r in rows:
             r["feasible"] = r["latency_ms"] <= budget
+        if cfg.proxy_train:
+            _short_distill(teacher_dir, [r for r in rows if r["feasible"]], (train or [])[: cfg.proxy_train], texts, cfg,
+                           work)
         pick, confirmed = _pick(teacher_dir, t_onnx, t_lat["median_ms"], rows, budget, cfg, target, work)
+        # the front and the plot use the agreement before training, which every shape has
+        at_init = [{**r, "proxy": r["agreement_before_training"][cfg.proxy]} for r in rows]
         report = {"teacher": str(teacher_dir), "target": target.name, "config": cfg.model_dump(mode="json"),
                   "teacher_latency_ms": t_lat["median_ms"], "budget_ms": budget, "proxy": cfg.proxy,
-                  "proxy_sentences": len(texts), "pick": pick, "speedup_confirmed_interleaved": confirmed, "candidates": rows,
-                  "pareto": pareto_front(rows)}
+                  "proxy_after": f"one distillation epoch on {cfg.proxy_train} train sentences" if cfg.proxy_train else
+                  "nothing (agreement at initialisation)", "proxy_sentences": len(texts), "pick": pick,
+                  "speedup_confirmed_interleaved": confirmed, "candidates": rows, "pareto_at_initialisation": pareto_front(at_init)}
         make_sentence_student(teacher_dir, out / "student", pick["layers"], pick["intermediate_size"], pick["heads"],
                               force=force)
         write_json(out / REPORT_NAME, report)
-        plot = pareto_plot(rows, report["pareto"], pick, budget, out / PLOT_NAME, "median latency at batch 1, ms",
-                           f"{cfg.proxy} with the teacher before training")
+        plot = pareto_plot(at_init, report["pareto_at_initialisation"], at_init[rows.index(pick)], budget, out / PLOT_NAME,
+                           "median latency at batch 1, ms", f"{cfg.proxy} with the teacher before training")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     record(manifest_dir or out, stage, [(out / REPORT_NAME, "report", {}), *([(plot, "plot", {})] if plot else []),

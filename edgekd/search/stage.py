@@ -27,7 +27,7 @@ def sentence_search_stage(ctx: StageContext, cfg: SentenceSearchConfig) -> Stage
     from edgekd.search.sentence import search_sentence_student
 
     res = search_sentence_student(teacher_from(ctx), ctx.data.texts["val"], ctx.target, ctx.out / "sentence_search", cfg,
-                                  force=ctx.force, stage=ctx.stage_id, manifest_dir=ctx.out)
+                                  force=ctx.force, stage=ctx.stage_id, manifest_dir=ctx.out, train=ctx.data.texts["train"])
     pick = res["pick"]
     inter = pick.get("interleaved", {})
     return StageResult(metrics={"layers": pick["layers"], "intermediate_size": pick["intermediate_size"], "heads": pick["heads"],
