@@ -225,7 +225,6 @@ def main() -> None:
 
     t_model, _ = load_checkpoint(teacher)
     splits = resolve_data("digits")
-    import torch
 
     result = {
         "teacher": {**teacher_info(teacher), "params": sum(p.numel() for p in t_model.parameters()),

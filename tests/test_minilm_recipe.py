@@ -54,6 +54,7 @@ def test_every_stage_runs_and_the_search_keeps_its_budget(quick_run: tuple[Path,
 
 def test_distillation_moves_the_student_towards_the_teacher(quick_run: tuple[Path, dict, dict[str, str]]) -> None:
     m = quick_run[1]["stages"]["sentence_distill"]["metrics"]
+    assert not (quick_run[0] / "sentence_distill" / "manifest.json").exists()  # recorded in the run's manifest only
     assert m["test_sentences"] == 32
     assert m["test_mean_cosine"] > m["test_mean_cosine_before"] + 0.02
 

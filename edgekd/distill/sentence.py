@@ -44,7 +44,7 @@ from edgekd.distill.taps import Taps
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import write_json
 from edgekd.manifest_io import record
-from edgekd.models.hf_student import STUDENT_INFO, check_teacher_dir, save_sentence_model
+from edgekd.models.hf_student import STUDENT_INFO, check_teacher_dir, model_entries, save_sentence_model
 from edgekd.schemas.base import Strict
 from edgekd.ui import progress
 
@@ -241,9 +241,11 @@ class _Objective:
 def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, splits: dict[str, list[str]],
                              out: str | Path, cfg: SentenceDistillConfig | None = None, resume: bool = False,
                              force: bool = False,
-                             teacher_train: torch.Tensor | TeacherCache | None = None) -> dict[str, Any]:
+                             teacher_train: torch.Tensor | TeacherCache | None = None, stage: str = "sentence-distill",
+                             manifest_dir: str | Path | None = None) -> dict[str, Any]:
     """Distil the student in ``student_dir`` from the teacher in ``teacher_dir`` on ``splits`` (``train``, ``val``,
-    ``test``: lists of sentences); write the chosen student to ``out/student`` (a sentence-transformers directory),
+    ``test``: lists of sentences); write the chosen student to ``out/student`` (a sentence-transformers directory,
+    recorded file by file with role ``student`` in the manifest of ``manifest_dir``, default ``out``, as ``stage``),
     ``metrics.jsonl``, ``last.state.pt`` and ``sentence_distill.json``; return what the JSON holds.
 
     Without the relation loss the teacher's pooled train embeddings (N, D) (and with the token loss its token states)
@@ -260,9 +262,9 @@ def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, s
     out = Path(out)
     if (out / RESULT_NAME).exists() and not (force or resume):
         raise EdgekdError(f"{out / RESULT_NAME} already exists; pass force=True (--force) or resume=True (--resume)")
+    teacher, student = load_sentence_model(teacher_dir), load_sentence_model(student_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    teacher, student = load_sentence_model(teacher_dir), load_sentence_model(student_dir)
     train, val, test = splits["train"], splits["val"][:cfg.eval_sentences], splits["test"][:cfg.eval_sentences]
     t_val, t_test = teacher.embed(val, cfg.max_length), teacher.embed(test, cfg.max_length)
     before = _score(student, test, t_test, cfg)
@@ -325,15 +327,18 @@ def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, s
     objective.close()
     if best_state is not None:
         student.bert.load_state_dict(best_state)
-    return _finish(student, student_dir, out, cfg, history, before, _score(student, test, t_test, cfg),
-                   {"teacher": str(teacher_dir), "split_sizes": {k: len(v) for k, v in splits.items()},
-                    "eval_sentences": {"val": len(val), "test": len(test)}})
+    result = _finish(student, student_dir, out, cfg, history, before, _score(student, test, t_test, cfg),
+                     {"teacher": str(teacher_dir), "split_sizes": {k: len(v) for k, v in splits.items()},
+                      "eval_sentences": {"val": len(val), "test": len(test)}})
+    record(manifest_dir or out, stage, [(out / RESULT_NAME, "report", {}), *model_entries(out / "student", "student")],
+           options=cfg.model_dump())
+    return result
 
 
 def _finish(student: SentenceModel, student_dir: str | Path, out: Path, cfg: SentenceDistillConfig,
             history: list[dict[str, Any]], before: dict[str, Any], after: dict[str, Any],
             extra: dict[str, Any]) -> dict[str, Any]:
-    """Save the chosen student and ``sentence_distill.json``, record both in ``out``'s manifest."""
+    """Save the chosen student and ``sentence_distill.json``; return what the JSON holds."""
     info_file = Path(student_dir) / STUDENT_INFO
     made = json.loads(info_file.read_text()) if info_file.is_file() else {}
     best_epoch = max(range(len(history)), key=lambda i: history[i][f"val_{cfg.select}"]) if history else None
@@ -344,8 +349,4 @@ def _finish(student: SentenceModel, student_dir: str | Path, out: Path, cfg: Sen
                         {**made, "path": str(out / "student"), "distilled": {"test": after, "best_epoch": best_epoch}},
                         force=True)
     write_json(out / RESULT_NAME, result)
-    # kinds of their own: edgekd's "checkpoint" means a .safetensors with an arch JSON, which this is not
-    record(out, "sentence-distill", [(out / RESULT_NAME, "report", {}),
-                                     (out / "student" / "model.safetensors", "hf-weights", {}),
-                                     (out / "student" / "config.json", "hf-model", {})], options=cfg.model_dump())
     return result

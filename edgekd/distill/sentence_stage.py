@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edgekd.distill.sentence import RESULT_NAME, SentenceDistillConfig
+from edgekd.distill.sentence import SentenceDistillConfig
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import write_json
 from edgekd.manifest_io import guard_outputs, record
@@ -96,13 +96,9 @@ def sentence_distill_stage(ctx: StageContext, cfg: SentenceDistillStageConfig) -
         init = ctx.path(ctx.need("hf-model", role="searched")).parent
     resume = ctx.resume and (work / "last.state.pt").is_file()
     res = distill_sentence_student(teacher, init, ctx.data.texts, work, SentenceDistillConfig(**cfg.model_dump(exclude={"student"})),
-                                   resume=resume, force=ctx.force and not resume)
+                                   resume=resume, force=ctx.force and not resume, stage=ctx.stage_id, manifest_dir=ctx.out)
     split = write_json(work / "split.json", ctx.data.as_json())
-    kinds = {"config.json": "hf-model", "model.safetensors": "hf-weights"}
-    files = sorted(p for p in (work / "student").rglob("*") if p.is_file())
-    record(ctx.out, ctx.stage_id, [(work / RESULT_NAME, "report", {}), (split, "split", {"meta": ctx.data.info()})] +
-           [(p, kinds.get(p.name if p.parent == work / "student" else "", "hf-file"), {"meta": {"role": "student"}})
-            for p in files], cfg.model_dump(mode="json"))
+    record(ctx.out, ctx.stage_id, [(split, "split", {"meta": ctx.data.info()})], cfg.model_dump(mode="json"))
     after, before = res["test_after"], res["test_before"]
     return StageResult(metrics={**{f"test_{k}": v for k, v in after.items()},
                                 **{f"test_{k}_before": v for k, v in before.items() if k != "sentences"},

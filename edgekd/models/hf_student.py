@@ -163,6 +163,15 @@ def publish_dir(scratch: Path, out: Path, force: bool) -> None:
         os.replace(scratch, out)
 
 
+def model_entries(model_dir: Path, role: str) -> list[tuple[Path, str, dict[str, Any]]]:
+    """Manifest entries for every file of a saved sentence-transformers directory: ``config.json`` as kind
+    ``hf-model`` (what later stages ask for), ``model.safetensors`` as ``hf-weights``, the rest as ``hf-file``; all
+    with meta ``role``. Kinds of their own: edgekd's ``checkpoint`` is a .safetensors with an arch JSON."""
+    kinds = {"config.json": "hf-model", "model.safetensors": "hf-weights"}
+    return [(p, kinds.get(p.name, "hf-file") if p.parent == model_dir else "hf-file", {"meta": {"role": role}})
+            for p in sorted(model_dir.rglob("*")) if p.is_file()]
+
+
 def save_sentence_model(model: Any, teacher_dir: str | Path, out_dir: str | Path, info: dict[str, Any],
                         force: bool = False) -> Path:
     """Write a ``BertModel`` (``save_pretrained``, safetensors) with ``teacher_dir``'s tokenizer and

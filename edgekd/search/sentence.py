@@ -31,7 +31,7 @@ from edgekd.distill.sentence import SentenceModel, load_sentence_model
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import scratch_dir, write_json
 from edgekd.manifest_io import guard_outputs, record
-from edgekd.models.hf_student import check_teacher_dir, make_sentence_student
+from edgekd.models.hf_student import check_teacher_dir, make_sentence_student, model_entries
 from edgekd.profile.config import MeasureConfig
 from edgekd.schemas import Target
 from edgekd.schemas.base import Strict
@@ -213,7 +213,5 @@ def search_sentence_student(teacher_dir: str | Path, sentences: list[str], targe
     finally:
         shutil.rmtree(work, ignore_errors=True)
     record(manifest_dir or out, stage, [(out / REPORT_NAME, "report", {}), *([(plot, "plot", {})] if plot else []),
-                                        (out / "student" / "model.safetensors", "hf-weights", {"meta": {"role": "searched"}}),
-                                        (out / "student" / "config.json", "hf-model", {"meta": {"role": "searched"}})],
-           cfg.model_dump(mode="json"))
+                                        *model_entries(out / "student", "searched")], cfg.model_dump(mode="json"))
     return report

@@ -3,7 +3,6 @@ mini-batch cross-entropy at initialisation."""
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from edgekd.search.proxies.base import PROXIES, ProxyBatch
