@@ -26,7 +26,8 @@ def int8_speed(
 
     The rounds are split over ``pairs`` pairs of sessions (each batch size reuses the first; the others are fresh,
     opened in alternating order): one session of a model can run 20% faster or slower than the next from its
-    placement alone, which one pair would report as int8 being faster or slower. Rounds stop after ``rounds`` or ``max_s`` seconds per batch size (at least 2 per pair).
+    placement alone, which one pair would report as int8 being faster or slower. Rounds stop after ``rounds`` or
+    ``max_s`` seconds per batch size (at least 2 per pair).
     ``int8_speedup`` is fp32 median / int8 median: below 1 means int8 is slower. A model with a fixed batch runs
     only that one.
     """

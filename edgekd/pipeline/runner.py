@@ -39,13 +39,12 @@ def _stage_configs(recipe: Recipe, source: str) -> list[BaseModel]:
     if recipe.dataset.name not in DATASETS and recipe.dataset.name not in TEXT_DATASETS:
         known = ", ".join(DATASETS.names() + TEXT_DATASETS.names())
         raise EdgekdError(f"{source}: dataset.name: unknown dataset {recipe.dataset.name!r}; known: {known}")
-    configs = []
+    configs, text = [], recipe.dataset.name in TEXT_DATASETS
     for i, spec in enumerate(recipe.stages):
         if spec.stage not in STAGES:
             known = ", ".join(STAGES.names())
             raise EdgekdError(f"{source}: stages[{i}]: unknown stage {spec.stage!r}; known: {known}")
         stage_def = STAGES.get(spec.stage)
-        text = recipe.dataset.name in TEXT_DATASETS
         if stage_def.data != "any" and (stage_def.data == "text") != text:
             kind = "a text" if text else "an image"
             raise EdgekdError(f"{source}: stages[{i}]: stage {spec.stage!r} takes {stage_def.data} data, but dataset "

@@ -115,19 +115,20 @@ def _evaluate(teacher_dir: Path, grid: list[tuple[int, int, int]], texts: list[s
     return rows
 
 
-def _short_distill(teacher_dir: Path, rows: list[dict[str, Any]], train: list[str], texts: list[str],
-                   cfg: SentenceSearchConfig, work: Path) -> None:
+def _short_distill(teacher_dir: Path, teacher: SentenceModel, rows: list[dict[str, Any]], train: list[str],
+                   texts: list[str], cfg: SentenceSearchConfig, work: Path) -> None:
     """Give each row one epoch of embedding distillation on ``train`` (the teacher's outputs computed once) and set
     its ``proxy`` to the agreement on ``texts`` afterwards (kept with the rest under ``agreement_after_short_training``)."""
     from edgekd.distill.sentence import SentenceDistillConfig, distill_sentence_student, teacher_cache
 
     dcfg = SentenceDistillConfig(epochs=1, lr=cfg.proxy_lr, relation=0.0, max_length=cfg.max_length,
                                  eval_sentences=len(texts), select=cfg.proxy)
-    cache = teacher_cache(load_sentence_model(teacher_dir), train, cfg.max_length)
+    cache = teacher_cache(teacher, train, cfg.max_length)
     with progress() as bar:
         task = bar.add_task("short distillation", total=len(rows), info="")
         for row in rows:
-            _build(teacher_dir, row, work / "candidate")
+            make_sentence_student(teacher_dir, work / "candidate", row["layers"], row["intermediate_size"], row["heads"],
+                                  force=True)
             res = distill_sentence_student(teacher_dir, work / "candidate", {"train": train, "val": texts, "test": texts[:3]},
                                            work / "short", dcfg, force=True, teacher_train=cache)
             after = {k[4:]: v for k, v in res["history"][-1].items() if k.startswith("val_")}
@@ -195,8 +196,8 @@ def search_sentence_student(teacher_dir: str | Path, sentences: list[str], targe
         for r in rows:
             r["feasible"] = r["latency_ms"] <= budget
         if cfg.proxy_train:
-            _short_distill(teacher_dir, [r for r in rows if r["feasible"]], (train or [])[: cfg.proxy_train], texts, cfg,
-                           work)
+            _short_distill(teacher_dir, teacher, [r for r in rows if r["feasible"]], (train or [])[: cfg.proxy_train],
+                           texts, cfg, work)
         pick, confirmed = _pick(teacher_dir, t_onnx, t_lat["median_ms"], rows, budget, cfg, target, work)
         # the front and the plot use the agreement before training, which every shape has
         at_init = [{**r, "proxy": r["agreement_before_training"][cfg.proxy]} for r in rows]
