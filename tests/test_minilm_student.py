@@ -280,3 +280,37 @@ def test_distillation_resumes_exactly_after_a_crash(teacher_dir, student2, corpu
     a, b = (load_file(str(tmp_path / d / "student" / "model.safetensors")) for d in ("full", "cut"))
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_activation_importance_keeps_what_contributes_on_real_sentences(teacher_dir, corpus, tmp_path):
+    from safetensors.torch import load_file
+
+    from edgekd.distill.sentence import load_sentence_model
+    from edgekd.models.hf_importance import activation_importance
+    from edgekd.models.hf_student import make_sentence_student
+
+    teacher = load_sentence_model(teacher_dir)
+    # Silence FFN neuron 7 and head 3 of teacher layer 5 (zero output weights): they contribute nothing, so they score 0.
+    layer = teacher.bert.encoder.layer[5]
+    with torch.no_grad():
+        layer.output.dense.weight[:, 7] = 0
+        layer.attention.output.dense.weight[:, 3 * 32:4 * 32] = 0
+    train, val = corpus.splits["train"], corpus.splits["val"]
+    imp = activation_importance(teacher, train[:64])
+    assert imp[5]["ffn"].shape == (1536,) and imp[5]["heads"].shape == (12,)
+    assert imp[5]["ffn"][7] == 0 and imp[5]["ffn"].min() == 0 and imp[5]["heads"][3] == 0
+    assert (imp[4]["ffn"] > 0).all() and (imp[4]["heads"] > 0).all()
+    # On the real teacher, students pruned by measured contribution agree with it better than magnitude-pruned ones.
+    real = load_sentence_model(teacher_dir)
+    imp = activation_importance(real, train[:128])
+    texts = val[:128]
+    ref = real.embed(texts)
+    made = {}
+    for name, kw in {"weights": {}, "activations": {"importance": imp, "importance_from": "128 sentences"}}.items():
+        info = make_sentence_student(teacher_dir, tmp_path / name, 3, intermediate_size=384, heads=6, **kw)
+        made[name] = embedding_agreement(load_sentence_model(tmp_path / name).embed(texts), ref)["pairwise_spearman"]
+        assert json.loads((tmp_path / name / "edgekd_student.json").read_text())["pruned_by"] == info.pruned_by
+    assert info.pruned_by == "activations on 128 sentences"
+    assert made["activations"] > made["weights"] + 0.03, made
+    kept = load_file(str(tmp_path / "activations" / "model.safetensors"))["encoder.layer.2.intermediate.dense.bias"]
+    assert kept.shape == (384,)

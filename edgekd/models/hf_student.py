@@ -19,12 +19,15 @@ import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import scratch_dir, write_json
 from edgekd.inputs import check_model_file, parse_json, read_config_text
 from edgekd.manifest_io import guard_outputs
+
+if TYPE_CHECKING:
+    from edgekd.models.hf_importance import Importance
 
 ST_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "tokenizer.json",
             "tokenizer_config.json", "vocab.txt", "special_tokens_map.json", "added_tokens.json")
@@ -45,6 +48,7 @@ class StudentInfo:
     hidden_size: int
     params: int
     teacher_params: int
+    pruned_by: str = "weight magnitude"
 
 
 def check_teacher_dir(teacher_dir: str | Path) -> dict[str, Any]:
@@ -101,23 +105,29 @@ def _check_args(config: dict[str, Any], layers: int | Sequence[int], intermediat
     return picked
 
 
-def prune_weakest_heads(model: Any, keep: int) -> dict[int, list[int]]:
-    """Prune every layer of a ``BertModel`` to its ``keep`` attention heads of highest
-    ||W_value[head rows]|| * ||W_attn_out[:, head columns]||; returns the pruned heads per layer."""
+def prune_weakest_heads(model: Any, keep: int, scores: Sequence[Any] | None = None) -> dict[int, list[int]]:
+    """Prune every layer of a ``BertModel`` to its ``keep`` attention heads of highest score: ``scores[i]``
+    (num_heads,) for layer i (``activation_importance``), else ||W_value[head rows]|| * ||W_attn_out[:, head
+    columns]||; returns the pruned heads per layer."""
     pruned = {}
     for i, layer in enumerate(model.encoder.layer):
         att = layer.attention
         n, size = att.self.num_attention_heads, att.self.attention_head_size
-        v = att.self.value.weight.detach().reshape(n, size, -1).flatten(1).norm(dim=1)
-        o = att.output.dense.weight.detach().reshape(-1, n, size).transpose(0, 1).flatten(1).norm(dim=1)
-        pruned[i] = sorted((v * o).argsort()[: n - keep].tolist())
+        if scores is not None:
+            score = scores[i]
+        else:
+            v = att.self.value.weight.detach().reshape(n, size, -1).flatten(1).norm(dim=1)
+            score = v * att.output.dense.weight.detach().reshape(-1, n, size).transpose(0, 1).flatten(1).norm(dim=1)
+        pruned[i] = sorted(score.argsort()[: n - keep].tolist())
     model.prune_heads({i: h for i, h in pruned.items() if h})
     return pruned
 
 
-def student_state(teacher: dict[str, Any], picked: list[int], keep_ffn: int | None) -> dict[str, Any]:
+def student_state(teacher: dict[str, Any], picked: list[int], keep_ffn: int | None,
+                  importance: Importance | None = None) -> dict[str, Any]:
     """Student weights from a teacher ``BertModel`` state dict: layer ``picked[i]`` becomes layer ``i``; with
-    ``keep_ffn`` each layer keeps its ``keep_ffn`` highest-scoring intermediate neurons (order preserved)."""
+    ``keep_ffn`` each layer keeps its ``keep_ffn`` highest-scoring intermediate neurons (order preserved), scored by
+    ``importance[t]["ffn"]`` when given (``activation_importance``), else by ||W_in[j, :]|| * ||W_out[:, j]||."""
     import torch
 
     out = {k: v for k, v in teacher.items() if not k.startswith("encoder.layer.")}
@@ -126,7 +136,7 @@ def student_state(teacher: dict[str, Any], picked: list[int], keep_ffn: int | No
         layer = {k[len(src):]: v for k, v in teacher.items() if k.startswith(src)}
         if keep_ffn is not None and keep_ffn < layer["intermediate.dense.weight"].shape[0]:
             w_in, w_out = layer["intermediate.dense.weight"], layer["output.dense.weight"]
-            score = w_in.float().norm(dim=1) * w_out.float().norm(dim=0)
+            score = importance[t]["ffn"] if importance else w_in.float().norm(dim=1) * w_out.float().norm(dim=0)
             idx = torch.sort(torch.topk(score, keep_ffn).indices).values
             layer["intermediate.dense.weight"] = w_in[idx].clone()
             layer["intermediate.dense.bias"] = layer["intermediate.dense.bias"][idx].clone()
@@ -192,13 +202,15 @@ def save_sentence_model(model: Any, teacher_dir: str | Path, out_dir: str | Path
 
 def make_sentence_student(teacher_dir: str | Path, out_dir: str | Path, layers: int | Sequence[int],
                           intermediate_size: int | None = None, heads: int | None = None,
-                          force: bool = False) -> StudentInfo:
+                          force: bool = False, importance: Importance | None = None,
+                          importance_from: str = "") -> StudentInfo:
     """Build a BERT student of the sentence-transformers teacher in ``teacher_dir`` and save it to ``out_dir``.
 
     ``layers``: a count (teacher layers uniformly spaced, see ``spaced_layers``) or the teacher layer indices to
     copy, in order. ``intermediate_size``: the feed-forward width (None: the teacher's); narrower layers keep the
     teacher's highest-scoring neurons. ``heads``: attention heads kept per layer (None: all; see
-    ``prune_weakest_heads``). The result loads with ``SentenceTransformer(out_dir)`` and produces
+    ``prune_weakest_heads``). ``importance``: the teacher's ``activation_importance`` (what ``importance_from``
+    says it was measured on), which then scores neurons and heads instead of their weights' magnitude. The result loads with ``SentenceTransformer(out_dir)`` and produces
     embeddings of the teacher's dimension; with every teacher layer it reproduces the teacher.
     """
     from safetensors.torch import load_file
@@ -211,7 +223,7 @@ def make_sentence_student(teacher_dir: str | Path, out_dir: str | Path, layers: 
     teacher_sd = load_file(str(teacher_dir / "model.safetensors"))
     cfg = BertConfig.from_pretrained(str(teacher_dir), num_hidden_layers=len(picked), intermediate_size=ffn)
     model = BertModel(cfg, add_pooling_layer=any(k.startswith("pooler.") for k in teacher_sd))
-    state = student_state(teacher_sd, picked, ffn)
+    state = student_state(teacher_sd, picked, ffn, importance)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("position_ids")]
     unexpected = [k for k in unexpected if not k.endswith("position_ids")]
@@ -220,10 +232,11 @@ def make_sentence_student(teacher_dir: str | Path, out_dir: str | Path, layers: 
                           f"unexpected {unexpected[:3]}); give a BERT sentence-transformers directory")
     n_heads = int(config["num_attention_heads"])
     if heads is not None and heads < n_heads:
-        prune_weakest_heads(model, heads)
+        prune_weakest_heads(model, heads, [importance[t]["heads"] for t in picked] if importance else None)
     params = sum(p.numel() for p in model.parameters())
     teacher_params = sum(v.numel() for k, v in teacher_sd.items() if not k.endswith("position_ids"))
     info = StudentInfo(str(Path(out_dir)), str(teacher_dir), picked, ffn, heads or n_heads, int(config["hidden_size"]),
-                       params, teacher_params)
+                       params, teacher_params,
+                       f"activations on {importance_from}" if importance else "weight magnitude")
     save_sentence_model(model, teacher_dir, out_dir, asdict(info), force)
     return info

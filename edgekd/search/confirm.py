@@ -21,12 +21,12 @@ Export = Callable[[dict[str, Any], Path], Path]  # (candidate row, path) -> that
 
 
 def _check(teacher_onnx: Path, row: dict[str, Any], export: Export, batch: int, target: Any, work: Path,
-           measure: MeasureConfig) -> float:
+           measure: MeasureConfig, inputs: Path | None) -> float:
     """Time ``row``'s model interleaved with the teacher; record and return teacher median / candidate median."""
     from edgekd.profile.compare import compare
 
     path = export(row, work / "candidate.onnx")
-    rep = compare(teacher_onnx, path, target, [batch], measure, quiet=True)
+    rep = compare(teacher_onnx, path, target, [batch], measure, inputs, quiet=True)
     path.unlink(missing_ok=True)
     low, high = rep["ci"]
     row["interleaved"] = {"teacher_over_candidate": 1 / rep["ratio_of_medians"], "ci": [1 / high, 1 / low],
@@ -35,11 +35,12 @@ def _check(teacher_onnx: Path, row: dict[str, Any], export: Export, batch: int, 
 
 
 def confirm_ratio(teacher_onnx: Path, rows: list[dict[str, Any]], ratio: float, teacher_ms: float, export: Export,
-                  batch: int, target: Any, work: Path, limit: int, measure: MeasureConfig = CONFIRM_MEASURE
-                  ) -> dict[str, Any] | None:
+                  batch: int, target: Any, work: Path, limit: int, measure: MeasureConfig = CONFIRM_MEASURE,
+                  inputs: Path | None = None) -> dict[str, Any] | None:
     """The first of ``rows`` (feasible, best score first; ``latency_ms`` and ``teacher_ms`` single measurements)
     whose model (``export(row, path)``) is at least ``1 / ratio`` times faster than the teacher's ONNX file when
-    timed interleaved with it on ``target`` at ``batch``, else None. Checked rows gain ``interleaved``.
+    timed interleaved with it on ``target`` at ``batch`` (feeds from the ``inputs`` .npz if
+    given), else None. Checked rows gain ``interleaved``.
 
     The first ``limit`` rows are checked in score order. If none holds, the drift they show between single and
     interleaved measurements (median of candidate ms x interleaved ratio / teacher ms) rescales the budget, and up
@@ -48,7 +49,7 @@ def confirm_ratio(teacher_onnx: Path, rows: list[dict[str, Any]], ratio: float, 
     work.mkdir(parents=True, exist_ok=True)
 
     def first_holding(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
-        return next((r for r in candidates if _check(teacher_onnx, r, export, batch, target, work, measure) >= 1 / ratio),
+        return next((r for r in candidates if _check(teacher_onnx, r, export, batch, target, work, measure, inputs) >= 1 / ratio),
                     None)
 
     checked = rows[:limit]

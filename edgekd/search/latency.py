@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import onnx
 import torch
 from torch import nn
@@ -82,17 +83,21 @@ class LatencyCache:
         write_json(self.dir / f"{key}.json", value)
 
 
-def measure_onnx(path: Path, cache: LatencyCache, measure: MeasureConfig = MODEL_MEASURE, batch: int | None = None
-                 ) -> dict[str, Any]:
+def measure_onnx(path: Path, cache: LatencyCache, measure: MeasureConfig = MODEL_MEASURE, batch: int | None = None,
+                 inputs: Path | None = None) -> dict[str, Any]:
     """Median and p90 latency (ms) of ``path`` on the cache's target at ``batch`` (default: the target's first batch
-    size; a fixed-shape graph must be given its own), cached by graph hash."""
+    size; a fixed-shape graph must be given its own), cached by graph hash. ``inputs``: an ``.npz`` of feeds (e.g.
+    token ids of one sequence length for a graph with a dynamic sequence axis); its arrays' shapes join the key."""
     from edgekd.profile.api import profile
 
     key = graph_hash(path)
+    if inputs is not None:
+        with np.load(inputs) as arrays:
+            key += ":" + ",".join(f"{k}{list(arrays[k].shape)}" for k in sorted(arrays.files))
     hit = cache.get(key)
     if hit is not None:
         return {**hit, "cached": True}
-    report = profile(path, cache.target, [batch or cache.target.batch_sizes[0]], measure, quiet=True)
+    report = profile(path, cache.target, [batch or cache.target.batch_sizes[0]], measure, inputs=inputs, quiet=True)
     lat = report["latency_ms"]
     value = {"graph_sha256": key, "median_ms": lat["median"], "p90_ms": lat["p90"], "runs": report["runs"],
              "batch": report["batch"], "model_bytes": report["model_bytes"], "cv": lat["cv"]}

@@ -2,8 +2,10 @@
 
 Candidates are ordinary Hugging Face students (``make_sentence_student``: uniformly spaced teacher layers, the
 strongest feed-forward neurons and attention heads kept) on a grid of depth x feed-forward width x heads. Each is
-exported to ONNX (the normalised, mean-pooled embedding of one sentence of ``max_length`` tokens) and timed on the
-target with ``measure_onnx`` (cached by graph structure), the teacher the same way; the budget is the teacher's
+exported as ``edgekd compile`` deploys it (optimum, dynamic axes) and timed on the target on one sentence of
+``max_length`` tokens with ``measure_onnx`` (cached by graph structure), the teacher the same way, so the ratios
+are those of the deployed models (a fixed-shape trace, which ONNX Runtime folds further, understated the ratio of
+a 2-layer student: 4.6x against 7.0x deployed); the budget is the teacher's
 median latency / ``speedup``, or ``budget_ms``. The training-free proxy is the candidate's agreement with the
 teacher before any training, on validation sentences (pairwise-similarity Spearman or mean cosine): every candidate
 starts from the teacher's own weights, so how much of the teacher survives the cut is measurable directly. The grid
@@ -17,30 +19,31 @@ the first that holds the speedup, since single-model medians on a shared CPU dri
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
-import torch
 from pydantic import Field
-from torch import nn
 
 from edgekd.distill.embedding_metrics import embedding_agreement
 from edgekd.distill.sentence import SentenceModel, load_sentence_model
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import scratch_dir, write_json
 from edgekd.manifest_io import guard_outputs, record
-from edgekd.models.hf_student import check_teacher_dir, make_sentence_student, model_entries
+from edgekd.models.hf_importance import activation_importance
+from edgekd.models.hf_student import StudentInfo, check_teacher_dir, make_sentence_student, model_entries
 from edgekd.profile.config import MeasureConfig
 from edgekd.schemas import Target
 from edgekd.schemas.base import Strict
-from edgekd.search.latency import LatencyCache, default_cache_dir, export_fast, measure_onnx
+from edgekd.search.latency import LatencyCache, default_cache_dir, measure_onnx
 from edgekd.search.report import pareto_front, pareto_plot
 from edgekd.targets import get_target
 from edgekd.ui import progress
 
 REPORT_NAME, PLOT_NAME = "sentence_search.json", "sentence_search.png"
+IMPORTANCE_SENTENCES = 256  # sentences whose teacher activations choose the kept neurons and heads
 CONFIRM_LIMIT = 3  # leading shapes timed interleaved with the teacher, about 10-30 s each
 
 
@@ -62,21 +65,25 @@ class SentenceSearchConfig(Strict):
     confirm_pairs: int = Field(4, ge=1, le=64, description="Fresh session pairs of each interleaved teacher comparison.")
 
 
-class _Embedding(nn.Module):
-    """(input_ids, attention_mask) (1, L) int64 -> sentence embedding (1, D), as SentenceTransformer computes it."""
+def export_deployed(model_dir: Path, path: Path, opset: int) -> Path:
+    """``model_dir`` (a sentence-transformers directory) as the ONNX file ``edgekd compile`` deploys at fp32 (optimum's
+    export: dynamic batch and sequence axes), moved to ``path``."""
+    from edgekd.export.sources import SourceOptions, load_source
 
-    def __init__(self, model: SentenceModel) -> None:
-        super().__init__()
-        self.model, self.bert = model, model.bert
+    work = scratch_dir(path.parent, "export")
+    try:
+        os.replace(load_source(model_dir, SourceOptions(opset=opset), work).onnx, path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return path
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model.forward({"input_ids": input_ids, "attention_mask": attention_mask})[1]
 
+def timing_inputs(onnx_path: Path, max_length: int, path: Path) -> Path:
+    """An ``.npz`` of feeds for one sentence of ``max_length`` tokens (ids and mask all ones: no padding)."""
+    from edgekd.export.onnx_export import io_signature
 
-def export_embedding(model: SentenceModel, path: Path, max_length: int, opset: int) -> Path:
-    """``model``'s embedding of one sentence of ``max_length`` tokens as ONNX at fixed shapes."""
-    ids = torch.ones((1, max_length), dtype=torch.int64)
-    return export_fast(_Embedding(model), [ids, torch.ones_like(ids)], path, opset)
+    np.savez(path, **{t.name: np.ones((1, max_length), np.int64) for t in io_signature(onnx_path)[0]})
+    return path
 
 
 def _grid(cfg: SentenceSearchConfig, teacher: dict[str, Any]) -> list[tuple[int, int, int]]:
@@ -90,32 +97,30 @@ def _grid(cfg: SentenceSearchConfig, teacher: dict[str, Any]) -> list[tuple[int,
     return sorted(set(itertools.product(cfg.layers, cfg.intermediate_sizes, cfg.heads)))
 
 
-def _build(teacher_dir: Path, row: dict[str, Any], where: Path) -> tuple[Any, SentenceModel]:
-    """The student of grid point ``row`` (``layers``, ``intermediate_size``, ``heads``) saved to ``where``, loaded."""
-    info = make_sentence_student(teacher_dir, where, row["layers"], row["intermediate_size"], row["heads"], force=True)
-    return info, load_sentence_model(where)
+Make = Callable[[dict[str, Any], Path], StudentInfo]  # (grid row, directory) -> that student, saved there
 
 
-def _evaluate(teacher_dir: Path, grid: list[tuple[int, int, int]], texts: list[str], reference: np.ndarray,
-              cache: LatencyCache, cfg: SentenceSearchConfig, work: Path) -> list[dict[str, Any]]:
+def _evaluate(make: Make, grid: list[tuple[int, int, int]], texts: list[str], reference: np.ndarray,
+              cache: LatencyCache, feed: Path, cfg: SentenceSearchConfig, work: Path) -> list[dict[str, Any]]:
     """Per grid point: parameters, single-measured latency (ms, batch 1) and agreement with ``reference`` (the
-    teacher's embeddings of ``texts``) before any training."""
+    teacher's embeddings of ``texts``) before any training. ``feed``: the timing inputs (``timing_inputs``)."""
     rows = []
     with progress() as bar:
         task = bar.add_task("sentence students", total=len(grid), info="")
         for layers, ffn, heads in grid:
             row: dict[str, Any] = {"layers": layers, "intermediate_size": ffn, "heads": heads}
-            info, model = _build(teacher_dir, row, work / "candidate")
+            info = make(row, work / "candidate")
+            model = load_sentence_model(work / "candidate")
             agree = embedding_agreement(model.embed(texts, cfg.max_length), reference)
-            lat = measure_onnx(export_embedding(model, work / "candidate.onnx", cfg.max_length, cache.target.opset), cache,
-                               batch=1)
+            onnx_path = export_deployed(work / "candidate", work / "candidate.onnx", cache.target.opset)
+            lat = measure_onnx(onnx_path, cache, batch=1, inputs=feed)
             rows.append({**row, "params": info.params, "teacher_layers": info.teacher_layers, "latency_ms": lat["median_ms"],
                          "p90_ms": lat["p90_ms"], "proxy": agree[cfg.proxy], "agreement_before_training": agree})
             bar.update(task, advance=1, info=f"{layers}x{ffn}x{heads}: {lat['median_ms']:.2f} ms")
     return rows
 
 
-def _short_distill(teacher_dir: Path, teacher: SentenceModel, rows: list[dict[str, Any]], train: list[str],
+def _short_distill(teacher_dir: Path, make: Make, teacher: SentenceModel, rows: list[dict[str, Any]], train: list[str],
                    texts: list[str], cfg: SentenceSearchConfig, work: Path) -> None:
     """Give each row one epoch of embedding distillation on ``train`` (the teacher's outputs computed once) and set
     its ``proxy`` to the agreement on ``texts`` afterwards (kept with the rest under ``agreement_after_short_training``)."""
@@ -127,8 +132,7 @@ def _short_distill(teacher_dir: Path, teacher: SentenceModel, rows: list[dict[st
     with progress() as bar:
         task = bar.add_task("short distillation", total=len(rows), info="")
         for row in rows:
-            make_sentence_student(teacher_dir, work / "candidate", row["layers"], row["intermediate_size"], row["heads"],
-                                  force=True)
+            make(row, work / "candidate")
             res = distill_sentence_student(teacher_dir, work / "candidate", {"train": train, "val": texts, "test": texts[:3]},
                                            work / "short", dcfg, force=True, teacher_train=cache)
             after = {k[4:]: v for k, v in res["history"][-1].items() if k.startswith("val_")}
@@ -137,8 +141,8 @@ def _short_distill(teacher_dir: Path, teacher: SentenceModel, rows: list[dict[st
             shutil.rmtree(work / "short", ignore_errors=True)
 
 
-def _pick(teacher_dir: Path, t_onnx: Path, teacher_ms: float, rows: list[dict[str, Any]], budget: float,
-          cfg: SentenceSearchConfig, target: Target, work: Path) -> tuple[dict[str, Any], bool | None]:
+def _pick(make: Make, t_onnx: Path, teacher_ms: float, rows: list[dict[str, Any]], budget: float,
+          cfg: SentenceSearchConfig, target: Target, feed: Path, work: Path) -> tuple[dict[str, Any], bool | None]:
     """The best proxy within the budget; with a ``speedup`` budget, the first of the leaders that holds it when timed
     interleaved with the teacher (``confirm_ratio``), else the leader that came closest. Returns (pick, confirmed:
     None without a speedup budget)."""
@@ -154,10 +158,13 @@ def _pick(teacher_dir: Path, t_onnx: Path, teacher_ms: float, rows: list[dict[st
         return ranked[0], None
     measure = MeasureConfig(warmup_runs=3, warmup_ms=50.0, min_runs=20 * cfg.confirm_pairs, min_duration_s=1.0,
                             session_pairs=cfg.confirm_pairs)
-    export = lambda row, path: export_embedding(_build(teacher_dir, row, work / "confirm-model")[1], path,  # noqa: E731
-                                                cfg.max_length, target.opset)
+
+    def export(row: dict[str, Any], path: Path) -> Path:
+        make(row, work / "confirm-model")
+        return export_deployed(work / "confirm-model", path, target.opset)
+
     pick = confirm_ratio(t_onnx, ranked, 1 / cfg.speedup, teacher_ms, export, 1, target, work / "confirm", CONFIRM_LIMIT,
-                         measure)
+                         measure, feed)
     if pick is not None:
         return pick, True
     return max((r for r in ranked if "interleaved" in r), key=lambda r: r["interleaved"]["teacher_over_candidate"]), False
@@ -189,16 +196,25 @@ def search_sentence_student(teacher_dir: str | Path, sentences: list[str], targe
     try:
         teacher = load_sentence_model(teacher_dir)
         reference = teacher.embed(texts, cfg.max_length)
-        t_onnx = export_embedding(teacher, work / "teacher.onnx", cfg.max_length, target.opset)
-        t_lat = measure_onnx(t_onnx, cache, batch=1)
+        t_onnx = export_deployed(teacher_dir, work / "teacher.onnx", target.opset)
+        feed = timing_inputs(t_onnx, cfg.max_length, work / "one_sentence.npz")
+        t_lat = measure_onnx(t_onnx, cache, batch=1, inputs=feed)
         budget = cfg.budget_ms or t_lat["median_ms"] / cfg.speedup
-        rows = _evaluate(teacher_dir, grid, texts, reference, cache, cfg, work)
+        calib = (train or sentences)[:IMPORTANCE_SENTENCES]
+        importance = activation_importance(teacher, calib, cfg.max_length)
+        made_from = f"{len(calib)} {'train' if train else 'validation'} sentences"
+
+        def make(row: dict[str, Any], where: Path, force: bool = True) -> StudentInfo:
+            return make_sentence_student(teacher_dir, where, row["layers"], row["intermediate_size"], row["heads"],
+                                         force=force, importance=importance, importance_from=made_from)
+
+        rows = _evaluate(make, grid, texts, reference, cache, feed, cfg, work)
         for r in rows:
             r["feasible"] = r["latency_ms"] <= budget
         if cfg.proxy_train:
-            _short_distill(teacher_dir, teacher, [r for r in rows if r["feasible"]], (train or [])[: cfg.proxy_train],
+            _short_distill(teacher_dir, make, teacher, [r for r in rows if r["feasible"]], (train or [])[: cfg.proxy_train],
                            texts, cfg, work)
-        pick, confirmed = _pick(teacher_dir, t_onnx, t_lat["median_ms"], rows, budget, cfg, target, work)
+        pick, confirmed = _pick(make, t_onnx, t_lat["median_ms"], rows, budget, cfg, target, feed, work)
         # the front and the plot use the agreement before training, which every shape has
         at_init = [{**r, "proxy": r["agreement_before_training"][cfg.proxy]} for r in rows]
         report = {"teacher": str(teacher_dir), "target": target.name, "config": cfg.model_dump(mode="json"),
@@ -206,8 +222,7 @@ def search_sentence_student(teacher_dir: str | Path, sentences: list[str], targe
                   "proxy_after": f"one distillation epoch on {cfg.proxy_train} train sentences" if cfg.proxy_train else
                   "nothing (agreement at initialisation)", "proxy_sentences": len(texts), "pick": pick,
                   "speedup_confirmed_interleaved": confirmed, "candidates": rows, "pareto_at_initialisation": pareto_front(at_init)}
-        make_sentence_student(teacher_dir, out / "student", pick["layers"], pick["intermediate_size"], pick["heads"],
-                              force=force)
+        make(pick, out / "student", force)
         write_json(out / REPORT_NAME, report)
         plot = pareto_plot(at_init, report["pareto_at_initialisation"], at_init[rows.index(pick)], budget, out / PLOT_NAME,
                            "median latency at batch 1, ms", f"{cfg.proxy} with the teacher before training")

@@ -140,7 +140,8 @@ class HuggingFaceSource:
         out = work / "hf"
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
-            logging.getLogger("transformers").setLevel(logging.ERROR)
+            for name in ("transformers", "optimum"):
+                logging.getLogger(name).setLevel(logging.ERROR)
             try:
                 main_export(str(path), output=out, task=task, opset=opts.opset, do_validation=False, local_files_only=True,
                             trust_remote_code=opts.trust_code, library_name=lib, no_dynamic_axes=opts.static)
