@@ -314,3 +314,31 @@ def test_activation_importance_keeps_what_contributes_on_real_sentences(teacher_
     assert made["activations"] > made["weights"] + 0.03, made
     kept = load_file(str(tmp_path / "activations" / "model.safetensors"))["encoder.layer.2.intermediate.dense.bias"]
     assert kept.shape == (384,)
+
+
+def test_hidden_loss_matches_each_student_layer_to_its_teacher_layer(teacher_dir, student2, corpus, tmp_path):
+    from edgekd.distill.sentence import SentenceDistillConfig, distill_sentence_student, layer_map, load_sentence_model
+    from edgekd.distill.sentence import teacher_cache
+    from edgekd.models.hf_student import make_sentence_student
+
+    teacher = load_sentence_model(teacher_dir)
+    texts = corpus.splits["val"][:16]
+    # the cached states after teacher layers [0, 5] are the teacher's own hidden states there, real tokens only
+    cache = teacher_cache(teacher, texts, 48, layers=[0, 5])
+    feats = teacher.features(texts[:1], 48)
+    with torch.no_grad():
+        states = teacher.bert(**feats, output_hidden_states=True).hidden_states
+    assert cache.layers == (0, 5) and cache.hidden[0].shape == (feats["attention_mask"].sum(), 2, 384)
+    assert torch.allclose(cache.hidden[0][:, 0].float(), states[1][0], atol=2e-2)
+    assert torch.allclose(cache.hidden[0][:, 1].float(), states[6][0], atol=2e-2)
+    assert layer_map(student2.path, teacher, load_sentence_model(student2.path)) == student2.teacher_layers == [0, 5]
+    # A student with every teacher layer only differs by its dropout (training mode); the pruned 2-layer student
+    # starts far from teacher layers 0 and 5 and moves towards them under the hidden loss alone.
+    make_sentence_student(teacher_dir, tmp_path / "s6", 6)
+    splits = {"train": corpus.splits["train"][:64], "val": corpus.splits["val"][:16], "test": corpus.splits["test"][:16]}
+    cfg = SentenceDistillConfig(epochs=1, batch_size=16, lr=1e-9, max_length=48, cosine=0.0, hidden=1.0)
+    floor = distill_sentence_student(teacher_dir, tmp_path / "s6", splits, tmp_path / "d6", cfg)["history"][0]["hidden"]
+    cfg = SentenceDistillConfig(epochs=3, batch_size=16, lr=1e-3, max_length=48, cosine=0.0, hidden=1.0)
+    res = distill_sentence_student(teacher_dir, student2.path, splits, tmp_path / "d2", cfg)
+    first, last = res["history"][0]["hidden"], res["history"][-1]["hidden"]
+    assert first > 2 * floor and last < 0.8 * first, (floor, first, last)

@@ -26,7 +26,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import torch
@@ -44,7 +44,8 @@ from edgekd.distill.taps import Taps
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import write_json
 from edgekd.manifest_io import record
-from edgekd.models.hf_student import STUDENT_INFO, check_teacher_dir, model_entries, save_sentence_model
+from edgekd.models.hf_student import (STUDENT_INFO, check_teacher_dir, model_entries, save_sentence_model,
+                                     spaced_layers)
 from edgekd.schemas.base import Strict
 from edgekd.ui import progress
 
@@ -64,6 +65,9 @@ class SentenceDistillConfig(Strict):
     mse: float = Field(0.0, ge=0, description="Weight of the MSE of pooled embeddings (before normalisation).")
     token: float = Field(0.0, ge=0, description="Weight of the relative squared error of the last layer's token "
                          "states (``token_loss``), real tokens only.")
+    hidden: float = Field(0.0, ge=0, description="Weight of the relative squared error of every student layer's token "
+                          "states against those of the teacher layer it was built from (``edgekd_student.json``'s "
+                          "teacher_layers; else uniformly spaced), real tokens only, averaged over layers.")
     relation: float = Field(1.0, ge=0, description="Weight of the MiniLM Q-Q/K-K/V-V relation KL of the last layers.")
     similarity: float = Field(0.0, ge=0, description="Weight of the in-batch cosine-similarity-matrix loss "
                               "(``similarity_loss``) of normalised sentence embeddings.")
@@ -98,7 +102,15 @@ class SentenceModel:
 
     def run(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(last layer's token states (N, L, D), pooled (N, D), sentence embedding (N, D))."""
-        tokens = self.bert(**feats).last_hidden_state
+        return self._pool(self.bert(**feats).last_hidden_state, feats)
+
+    def run_layers(self, feats: dict[str, torch.Tensor]) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+        """(token states after the embeddings and after each layer: layers + 1 of (N, L, D), pooled, embedding)."""
+        states = self.bert(**feats, output_hidden_states=True).hidden_states
+        return states, *self._pool(states[-1], feats)[1:]
+
+    def _pool(self, tokens: torch.Tensor, feats: dict[str, torch.Tensor]
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if self.pooling == "cls":
             pooled = tokens[:, 0]
         else:
@@ -170,28 +182,50 @@ def batch_order(lengths: np.ndarray, batch_size: int, seed: int) -> list[np.ndar
 @dataclass
 class TeacherCache:
     """The teacher's outputs on the train sentences, computed once: pooled embeddings (N, D) float32 and, when a
-    loss needs them, each sentence's last-layer token states (L_i, D) float16 (real tokens only)."""
+    loss needs them, each sentence's last-layer token states (L_i, D) float16 and the token states after the
+    teacher layers ``layers`` (L_i, len(layers), D) float16 (real tokens only)."""
 
     pooled: torch.Tensor
     tokens: list[torch.Tensor] | None = None
+    hidden: list[torch.Tensor] | None = None
+    layers: tuple[int, ...] = ()
 
 
 @torch.no_grad()
 def teacher_cache(teacher: SentenceModel, texts: list[str], max_length: int, tokens: bool = False,
-                  batch: int = 64) -> TeacherCache:
-    """One pass of the teacher over ``texts`` (batches of similar length) -> ``TeacherCache`` in input order; pass it
-    to ``distill_sentence_student`` as ``teacher_train`` to share it between students."""
+                  batch: int = 64, layers: Sequence[int] = ()) -> TeacherCache:
+    """One pass of the teacher over ``texts`` (batches of similar length) -> ``TeacherCache`` in input order (with
+    the token states after teacher ``layers`` when given); pass it to ``distill_sentence_student`` as
+    ``teacher_train`` to share it between students."""
     teacher.bert.eval()
     order = np.argsort([len(t) for t in texts], kind="stable")
     pooled, states = torch.empty(len(texts), teacher.bert.config.hidden_size), [torch.empty(0)] * len(texts)
+    hidden = [torch.empty(0)] * len(texts)
     for i in range(0, len(texts), batch):
         idx = order[i:i + batch]
         feats = teacher.features([texts[j] for j in idx], max_length)
-        h, pooled[torch.from_numpy(idx)], _ = teacher.run(feats)
-        if tokens:
-            for r, (j, n) in enumerate(zip(idx, feats["attention_mask"].sum(1).tolist())):
-                states[j] = h[r, :n].to(torch.float16).clone()
-    return TeacherCache(pooled, states if tokens else None)
+        all_h, pooled[torch.from_numpy(idx)], _ = teacher.run_layers(feats)
+        picked = torch.stack([all_h[t + 1] for t in layers], 2) if layers else None  # (N, L, layers, D)
+        for r, (j, n) in enumerate(zip(idx, feats["attention_mask"].sum(1).tolist())):
+            if tokens:
+                states[j] = all_h[-1][r, :n].to(torch.float16).clone()
+            if picked is not None:
+                hidden[j] = picked[r, :n].to(torch.float16).clone()
+    return TeacherCache(pooled, states if tokens else None, hidden if layers else None, tuple(layers))
+
+
+def layer_map(student_dir: str | Path, teacher: SentenceModel, student: SentenceModel) -> list[int]:
+    """The teacher layer behind each student layer: ``edgekd_student.json``'s ``teacher_layers`` when it fits, else
+    uniformly spaced (``spaced_layers``). Raises when the hidden sizes differ (the states cannot be compared)."""
+    t_cfg, s_cfg = teacher.bert.config, student.bert.config
+    if t_cfg.hidden_size != s_cfg.hidden_size:
+        raise EdgekdError(f"the hidden loss compares token states, but the student's hidden size {s_cfg.hidden_size} "
+                          f"is not the teacher's {t_cfg.hidden_size}; set hidden: 0")
+    info = Path(student_dir) / STUDENT_INFO
+    layers = json.loads(info.read_text()).get("teacher_layers") if info.is_file() else None
+    fits = isinstance(layers, list) and len(layers) == s_cfg.num_hidden_layers and all(
+        isinstance(t, int) and not isinstance(t, bool) and 0 <= t < t_cfg.num_hidden_layers for t in layers)
+    return layers if fits else spaced_layers(t_cfg.num_hidden_layers, s_cfg.num_hidden_layers)
 
 
 def teacher_pooled(teacher: SentenceModel, texts: list[str], max_length: int) -> torch.Tensor:
@@ -203,8 +237,8 @@ class _Objective:
     """The weighted loss of one batch; runs the teacher only when the relation loss needs its attention."""
 
     def __init__(self, teacher: SentenceModel, student: SentenceModel, cfg: SentenceDistillConfig,
-                 cached: TeacherCache | None) -> None:
-        self.teacher, self.student, self.cfg, self.cached = teacher, student, cfg, cached
+                 cached: TeacherCache | None, layers: list[int]) -> None:
+        self.teacher, self.student, self.cfg, self.cached, self.layers = teacher, student, cfg, cached, layers
         self.relation = MiniLM(qkv_paths(student.bert), qkv_paths(teacher.bert), heads=cfg.relation_heads)
         self.s_taps = Taps(student.bert, self.relation.student if cfg.relation > 0 else [])
         self.t_taps = Taps(teacher.bert, self.relation.teacher if cfg.relation > 0 else [])
@@ -213,18 +247,28 @@ class _Objective:
         cfg = self.cfg
         feats = self.student.features(texts, cfg.max_length)
         mask = feats["attention_mask"].bool()
+        pad = lambda rows: nn.utils.rnn.pad_sequence([rows[j] for j in idx], batch_first=True)  # noqa: E731
         if self.cached is not None:
             tp = self.cached.pooled[torch.from_numpy(idx)]
-            th = (nn.utils.rnn.pad_sequence([self.cached.tokens[j] for j in idx], batch_first=True)
-                  if self.cached.tokens is not None else None)
+            th = pad(self.cached.tokens) if self.cached.tokens is not None else None
+            tl = pad(self.cached.hidden) if self.cached.hidden is not None else None  # (N, L, student layers, D)
         else:
             with torch.no_grad():
-                th, tp, _ = self.teacher.run(feats)
+                t_all, tp, _ = self.teacher.run_layers(feats)
+            th = t_all[-1]
+            tl = torch.stack([t_all[t + 1] for t in self.layers], 2) if self.layers else None
         te = F.normalize(tp, dim=-1)
-        sh, sp, se = self.student.run(feats)
+        if cfg.hidden > 0:
+            s_all, sp, se = self.student.run_layers(feats)
+            sh = s_all[-1]
+        else:
+            sh, sp, se = self.student.run(feats)
         parts = {"cosine": (1 - (F.normalize(se, dim=-1) * te).sum(-1)).mean(), "mse": ((sp - tp) ** 2).mean()}
         if cfg.token > 0:
             parts["token"] = token_loss(sh, th, mask)
+        if cfg.hidden > 0:
+            per_layer = [token_loss(s_all[i + 1], tl[:, :, i], mask) for i in range(len(self.layers))]
+            parts["hidden"] = torch.stack(per_layer).mean()
         if cfg.similarity > 0 and len(idx) > 1:
             parts["similarity"] = similarity_loss(se, te, cfg.similarity_temperature)
         if cfg.relation > 0:
@@ -253,9 +297,9 @@ def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, s
     tensor of ``teacher_pooled``) of the same sentences with the same ``max_length``.
     """
     cfg = cfg or SentenceDistillConfig()
-    if cfg.cosine + cfg.mse + cfg.token + cfg.similarity + cfg.relation <= 0:
-        raise EdgekdError("sentence distillation needs a positive weight: set cosine, mse, token, similarity or "
-                          "relation above 0")
+    if cfg.cosine + cfg.mse + cfg.token + cfg.hidden + cfg.similarity + cfg.relation <= 0:
+        raise EdgekdError("sentence distillation needs a positive weight: set cosine, mse, token, hidden, "
+                          "similarity or relation above 0")
     for name, least in (("train", 1), ("val", 3), ("test", 3)):
         if len(splits.get(name, [])) < least:
             raise EdgekdError(f"the {name} split needs at least {least} sentences, got {len(splits.get(name, []))}")
@@ -271,12 +315,14 @@ def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, s
     lengths = np.array([len(x) for x in student.tokenizer(train, truncation=True, max_length=cfg.max_length)["input_ids"]])
     if isinstance(teacher_train, torch.Tensor):
         teacher_train = TeacherCache(teacher_train)
-    if cfg.relation == 0 and (teacher_train is None or (cfg.token > 0 and teacher_train.tokens is None)):
-        teacher_train = teacher_cache(teacher, train, cfg.max_length, tokens=cfg.token > 0)
+    layers = layer_map(student_dir, teacher, student) if cfg.hidden > 0 else []
+    if cfg.relation == 0 and (teacher_train is None or (cfg.token > 0 and teacher_train.tokens is None)
+                              or (cfg.hidden > 0 and teacher_train.layers != tuple(layers))):
+        teacher_train = teacher_cache(teacher, train, cfg.max_length, tokens=cfg.token > 0, layers=layers)
     if teacher_train is not None and tuple(teacher_train.pooled.shape[:1]) != (len(train),):
         raise EdgekdError(f"teacher_train has {teacher_train.pooled.shape[0]} rows for {len(train)} train sentences; "
                           "make it with teacher_cache on the same sentences")
-    objective = _Objective(teacher, student, cfg, teacher_train if cfg.relation == 0 else None)
+    objective = _Objective(teacher, student, cfg, teacher_train if cfg.relation == 0 else None, layers)
     if cfg.freeze_embeddings:
         student.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     opt = torch.optim.AdamW([p for p in student.bert.parameters() if p.requires_grad], lr=cfg.lr,

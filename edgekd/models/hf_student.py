@@ -3,13 +3,14 @@
 
 A student is an ordinary ``BertModel`` with fewer layers (the teacher layers it starts from are uniformly spaced
 and include the first and the last, as DistilBERT initialises from every other layer) and optionally a narrower
-feed-forward block: the kept intermediate neurons are the teacher's most important ones, scored by
-||W_in[j, :]|| * ||W_out[:, j]|| (a data-free magnitude score), and optionally fewer attention heads: the kept
-heads score highest by ||W_value[head rows]|| * ||W_attn_out[:, head columns]|| (pruned with transformers'
-``prune_heads``, recorded in ``config.pruned_heads``, so every loader re-applies it). Embeddings, LayerNorms and
-the pooler are copied as they are, so the hidden size (and with it the embedding dimension) stays the teacher's. The
-directory also gets the teacher's tokenizer and its sentence-transformers modules (``modules.json``, pooling,
-normalisation, ``sentence_bert_config.json``), and ``edgekd_student.json`` saying how it was made.
+feed-forward block and fewer attention heads (pruned with transformers' ``prune_heads``, recorded in
+``config.pruned_heads``, so every loader re-applies it). The kept neurons and heads are those that contribute most
+on calibration sentences when their ``activation_importance`` is given (what the search and the recipe do), else
+those of largest weights: ||W_in[j, :]|| * ||W_out[:, j]|| per neuron, ||W_value[head rows]|| *
+||W_attn_out[:, head columns]|| per head (data-free). Embeddings, LayerNorms and the pooler are copied as they
+are, so the hidden size (and with it the embedding dimension) stays the teacher's. The directory also gets the
+teacher's tokenizer and its sentence-transformers modules (``modules.json``, pooling, normalisation,
+``sentence_bert_config.json``), and ``edgekd_student.json`` saying how it was made.
 """
 
 from __future__ import annotations
@@ -210,7 +211,8 @@ def make_sentence_student(teacher_dir: str | Path, out_dir: str | Path, layers: 
     copy, in order. ``intermediate_size``: the feed-forward width (None: the teacher's); narrower layers keep the
     teacher's highest-scoring neurons. ``heads``: attention heads kept per layer (None: all; see
     ``prune_weakest_heads``). ``importance``: the teacher's ``activation_importance`` (what ``importance_from``
-    says it was measured on), which then scores neurons and heads instead of their weights' magnitude. The result loads with ``SentenceTransformer(out_dir)`` and produces
+    says it was measured on), which then scores neurons and heads instead of their weights' magnitude. The result
+    loads with ``SentenceTransformer(out_dir)`` and produces
     embeddings of the teacher's dimension; with every teacher layer it reproduces the teacher.
     """
     from safetensors.torch import load_file

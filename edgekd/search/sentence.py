@@ -1,11 +1,12 @@
 """Sentence-embedding students of a BERT sentence-transformers teacher, searched under a measured latency budget.
 
 Candidates are ordinary Hugging Face students (``make_sentence_student``: uniformly spaced teacher layers, the
-strongest feed-forward neurons and attention heads kept) on a grid of depth x feed-forward width x heads. Each is
+feed-forward neurons and attention heads that contribute most on train sentences kept, ``activation_importance``,
+measured once) on a grid of depth x feed-forward width x heads. Each is
 exported as ``edgekd compile`` deploys it (optimum, dynamic axes) and timed on the target on one sentence of
 ``max_length`` tokens with ``measure_onnx`` (cached by graph structure), the teacher the same way, so the ratios
-are those of the deployed models (a fixed-shape trace, which ONNX Runtime folds further, understated the ratio of
-a 2-layer student: 4.6x against 7.0x deployed); the budget is the teacher's
+are those of the deployed models (a fixed-shape trace, which ONNX Runtime folds further, made the teacher look
+faster: 30 ms against 45 ms, and so understated every ratio); the budget is the teacher's
 median latency / ``speedup``, or ``budget_ms``. The training-free proxy is the candidate's agreement with the
 teacher before any training, on validation sentences (pairwise-similarity Spearman or mean cosine): every candidate
 starts from the teacher's own weights, so how much of the teacher survives the cut is measurable directly. The grid
