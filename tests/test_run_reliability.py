@@ -120,7 +120,7 @@ def test_ctrl_c_and_kill_in_compile_and_distill_commands(run_copy, tmp_path):
     call removes, no final-named file is ever unrecorded, and a rerun works."""
     teacher = run_copy / "teacher.safetensors"
     res = _interrupt_when(["distill", "--teacher", str(teacher), "--student", "{name: resnet, widths: [4, 8], blocks: [1, 1]}",
-                           "--data", "digits", "--out", str(tmp_path / "student"), "--epochs", "40"],
+                           "--data", "digits", "--out", str(tmp_path / "student"), "--epochs", "400"],
                            tmp_path / "student" / "student.config.json", signal.SIGINT, 1.0)
     assert res.returncode == 130 and res.stderr.rstrip().splitlines()[-1] == "aborted"
     assert not (tmp_path / "student" / "student.safetensors").exists() or \
