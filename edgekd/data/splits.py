@@ -9,7 +9,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import train_test_split
 
 from edgekd.errors import EdgekdError
 from edgekd.registry import Registry
@@ -59,6 +58,8 @@ def load_dataset(spec: DatasetSpec) -> Splits:
 def split_arrays(x: np.ndarray, y: np.ndarray, split: SplitSpec, image_size: int | None = None) -> Splits:
     """Stratified train/val/test split of x (N, ...) and y (N,); float images (N, C, H, W) are resized to
     ``image_size`` (None keeps them), integer inputs such as token ids (N, L) are kept as int64."""
+    from sklearn.model_selection import train_test_split  # 1.4 s to import: only when a split is made
+
     idx = np.arange(len(y))
     rest, test = train_test_split(idx, test_size=split.test, random_state=split.seed, stratify=y)
     val_share = split.val / (1.0 - split.test)
