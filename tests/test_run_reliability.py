@@ -59,7 +59,10 @@ def _model_hashes(out: Path) -> dict[str, str]:
 def _interrupt_when(args: list[str], marker: str | Path, sig: int, delay: float = 0.5) -> subprocess.CompletedProcess:
     """Start ``edgekd args``; ``delay`` s after ``marker`` (a line on its stderr, or a path glob that comes to
     exist) send it ``sig``, and wait for it to end."""
-    proc = subprocess.Popen([EDGEKD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default disposition: a shell that starts a job in the background without job control ignores it,
+    # the child would inherit that, and Python then raises no KeyboardInterrupt (Ctrl-C would go unseen).
+    proc = subprocess.Popen([EDGEKD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen, deadline = "", time.monotonic() + 300
     if isinstance(marker, Path):
         while not list(marker.parent.glob(marker.name)) and proc.poll() is None and time.monotonic() < deadline:
