@@ -84,14 +84,13 @@ def sentence_distill_stage(ctx: StageContext, cfg: SentenceDistillStageConfig) -
     """The teacher and the searched (or given) student -> ``sentence_distill/student`` (kind ``hf-model``, role
     ``student``), chosen on the val split; agreement with the teacher on the test split as metrics."""
     from edgekd.distill.sentence import distill_sentence_student, load_sentence_model
-    from edgekd.models.hf_importance import activation_importance
+    from edgekd.models.hf_importance import CALIBRATION_SENTENCES, activation_importance
     from edgekd.models.hf_student import make_sentence_student
-    from edgekd.search.sentence import IMPORTANCE_SENTENCES
 
     teacher = teacher_from(ctx)
     work = ctx.out / "sentence_distill"
     if isinstance(cfg.student, StudentShape):
-        init, calib = work / "init", ctx.data.texts["train"][:IMPORTANCE_SENTENCES]
+        init, calib = work / "init", ctx.data.texts["train"][:CALIBRATION_SENTENCES]
         importance = activation_importance(load_sentence_model(teacher), calib, cfg.max_length)
         make_sentence_student(teacher, init, cfg.student.layers, cfg.student.intermediate_size, cfg.student.heads,
                               force=True, importance=importance, importance_from=f"{len(calib)} train sentences")

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import torch
 
+CALIBRATION_SENTENCES = 256  # sentences whose teacher activations choose the kept neurons and heads
 Importance = dict[int, dict[str, torch.Tensor]]  # teacher layer -> {"ffn": (intermediate,), "heads": (heads,)}
 
 

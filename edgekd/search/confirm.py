@@ -39,8 +39,8 @@ def confirm_ratio(teacher_onnx: Path, rows: list[dict[str, Any]], ratio: float, 
                   inputs: Path | None = None) -> dict[str, Any] | None:
     """The first of ``rows`` (feasible, best score first; ``latency_ms`` and ``teacher_ms`` single measurements)
     whose model (``export(row, path)``) is at least ``1 / ratio`` times faster than the teacher's ONNX file when
-    timed interleaved with it on ``target`` at ``batch`` (feeds from the ``inputs`` .npz if
-    given), else None. Checked rows gain ``interleaved``.
+    timed interleaved with it on ``target`` at ``batch`` (feeds from the ``inputs`` .npz if given), else None.
+    Checked rows gain ``interleaved``.
 
     The first ``limit`` rows are checked in score order. If none holds, the drift they show between single and
     interleaved measurements (median of candidate ms x interleaved ratio / teacher ms) rescales the budget, and up
@@ -49,8 +49,8 @@ def confirm_ratio(teacher_onnx: Path, rows: list[dict[str, Any]], ratio: float, 
     work.mkdir(parents=True, exist_ok=True)
 
     def first_holding(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
-        return next((r for r in candidates if _check(teacher_onnx, r, export, batch, target, work, measure, inputs) >= 1 / ratio),
-                    None)
+        return next((r for r in candidates
+                     if _check(teacher_onnx, r, export, batch, target, work, measure, inputs) >= 1 / ratio), None)
 
     checked = rows[:limit]
     found = first_holding(checked)

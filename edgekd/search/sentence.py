@@ -33,7 +33,7 @@ from edgekd.distill.sentence import SentenceModel, load_sentence_model
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import scratch_dir, write_json
 from edgekd.manifest_io import guard_outputs, record
-from edgekd.models.hf_importance import activation_importance
+from edgekd.models.hf_importance import CALIBRATION_SENTENCES, activation_importance
 from edgekd.models.hf_student import StudentInfo, check_teacher_dir, make_sentence_student, model_entries
 from edgekd.profile.config import MeasureConfig
 from edgekd.schemas import Target
@@ -44,7 +44,6 @@ from edgekd.targets import get_target
 from edgekd.ui import progress
 
 REPORT_NAME, PLOT_NAME = "sentence_search.json", "sentence_search.png"
-IMPORTANCE_SENTENCES = 256  # sentences whose teacher activations choose the kept neurons and heads
 CONFIRM_LIMIT = 3  # leading shapes timed interleaved with the teacher, about 10-30 s each
 
 
@@ -201,7 +200,7 @@ def search_sentence_student(teacher_dir: str | Path, sentences: list[str], targe
         feed = timing_inputs(t_onnx, cfg.max_length, work / "one_sentence.npz")
         t_lat = measure_onnx(t_onnx, cache, batch=1, inputs=feed)
         budget = cfg.budget_ms or t_lat["median_ms"] / cfg.speedup
-        calib = (train or sentences)[:IMPORTANCE_SENTENCES]
+        calib = (train or sentences)[:CALIBRATION_SENTENCES]
         importance = activation_importance(teacher, calib, cfg.max_length)
         made_from = f"{len(calib)} {'train' if train else 'validation'} sentences"
 
