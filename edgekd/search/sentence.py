@@ -68,11 +68,12 @@ class SentenceSearchConfig(Strict):
 def export_deployed(model_dir: Path, path: Path, opset: int) -> Path:
     """``model_dir`` (a sentence-transformers directory) as the ONNX file ``edgekd compile`` deploys at fp32 (optimum's
     export: dynamic batch and sequence axes), moved to ``path``."""
-    from edgekd.export.sources import SourceOptions, load_source
+    from edgekd.export.sources import SourceOptions
+    from edgekd.export.sources.huggingface import optimum_export
 
     work = scratch_dir(path.parent, "export")
     try:
-        os.replace(load_source(model_dir, SourceOptions(opset=opset), work).onnx, path)
+        os.replace(optimum_export(model_dir, SourceOptions(opset=opset), work), path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return path

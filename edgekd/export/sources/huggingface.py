@@ -9,7 +9,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -118,6 +118,36 @@ def _encoder(tokenizer: Any, specs: list[InputSpec], static: bool) -> Any:
     return encode
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """optimum and transformers print, warn and log on every export and load: keep errors only."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        for name in ("transformers", "optimum"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        yield
+
+
+def optimum_export(path: Path, opts: SourceOptions, out: Path) -> Path:
+    """``out/model.onnx``: the Hugging Face directory ``path`` exported offline by optimum's ``main_export`` (task
+    ``opts.task`` or inferred; dynamic batch and sequence axes unless ``opts.static``), without loading a reference."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from optimum.exporters.onnx import main_export
+    except ImportError:
+        raise EdgekdError("compiling a Hugging Face directory needs optimum: pip install 'edgekd[hf]'") from None
+    task, lib = opts.task or infer_task(path), library(path)
+    with _quiet():
+        try:
+            main_export(str(path), output=out, task=task, opset=opts.opset, do_validation=False, local_files_only=True,
+                        trust_remote_code=opts.trust_code, library_name=lib, no_dynamic_axes=opts.static)
+        except Exception as err:  # optimum/transformers raise many types; report one line
+            raise EdgekdError(f"optimum export of {path} (task {task}) failed: {str(err).splitlines()[0]}") from None
+    if not (out / "model.onnx").is_file():
+        raise EdgekdError(f"{path}: optimum wrote several ONNX models ({task}); edgekd compiles single-model tasks")
+    return out / "model.onnx"
+
+
 @SOURCES.register("huggingface")
 class HuggingFaceSource:
     """Exports with ``optimum.exporters.onnx.main_export`` offline; the PyTorch model is the reference."""
@@ -130,26 +160,14 @@ class HuggingFaceSource:
 
     @staticmethod
     def load(path: Path, opts: SourceOptions, work: Path) -> Source:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            from optimum.exporters.onnx import main_export
-            from optimum.exporters.tasks import TasksManager
-        except ImportError:
-            raise EdgekdError("compiling a Hugging Face directory needs optimum: pip install 'edgekd[hf]'") from None
         task, lib = opts.task or infer_task(path), library(path)
-        out = work / "hf"
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            for name in ("transformers", "optimum"):
-                logging.getLogger(name).setLevel(logging.ERROR)
+        onnx_path = optimum_export(path, opts, work / "hf")
+        from optimum.exporters.tasks import TasksManager
+
+        with _quiet():
             try:
-                main_export(str(path), output=out, task=task, opset=opts.opset, do_validation=False, local_files_only=True,
-                            trust_remote_code=opts.trust_code, library_name=lib, no_dynamic_axes=opts.static)
                 model = TasksManager.get_model_from_task(task, str(path), library_name=lib, framework="pt",
                                                          trust_remote_code=opts.trust_code).eval()
-                onnx_path = out / "model.onnx"
-                if not onnx_path.is_file():
-                    raise EdgekdError(f"{path}: optimum wrote several ONNX models ({task}); edgekd compiles single-model tasks")
                 tokenizer = _tokenizer(path)
                 config_vocab = json.loads((path / "config.json").read_text()).get("vocab_size")
                 sizes = [v for v in (config_vocab, len(tokenizer) if tokenizer is not None else None) if v]
@@ -158,8 +176,8 @@ class HuggingFaceSource:
                 make, described = _dummy_inputs(model, task, lib, specs, vocab)
             except EdgekdError:
                 raise
-            except Exception as err:  # optimum/transformers raise many types; report one line
-                raise EdgekdError(f"optimum export of {path} (task {task}) failed: {str(err).splitlines()[0]}") from None
+            except Exception as err:  # transformers raises many types; report one line
+                raise EdgekdError(f"loading {path} (task {task}) failed: {str(err).splitlines()[0]}") from None
         _, outs = io_signature(onnx_path)
         names = [o.name for o in outs]
         return Source("huggingface", path.name, specs, _reference(model, names, lib != "transformers"),
