@@ -42,6 +42,21 @@ def test_cli_help_and_version_load_no_heavy_library(argv):
     assert heavy_after(cli(argv)) == []
 
 
+@pytest.mark.parametrize("argv", [["distill", "--teacher", "{ck}", "--resume", "--out", "{tmp}/s"],
+                                  ["distill", "--teacher", "{ck}", "--config", "{tmp}/c.yaml"],
+                                  ["search", "--teacher", "{ck}", "--space", "huge"],
+                                  ["compile", "{ck}", "--precision", "fp64"],
+                                  ["compile", "{ck}", "--tol", "min_cosin=0.9"],
+                                  ["run", "{tmp}/r.yaml", "--out", "{tmp}/run"]])
+def test_bad_input_is_refused_before_torch_loads(tmp_path, argv):
+    """Options, targets and files are checked before the heavy libraries load: bad input costs no torch import."""
+    ck = tmp_path / "t.safetensors"
+    ck.write_bytes(len(b"{}").to_bytes(8, "little") + b"{}")  # the smallest valid safetensors file: no tensors
+    (tmp_path / "c.yaml").write_text("epocs: 3\n")
+    (tmp_path / "r.yaml").write_text("stages:\n  - stage: teacher\n  - stage: compile\n    precision: fp64\n")
+    assert heavy_after(cli(["edgekd", *(a.format(ck=ck, tmp=tmp_path) for a in argv)])) == []
+
+
 def test_version_answers_within_half_a_second():
     """Best of three of the CPU time (user + sys) the process spends: on an idle machine that is its wall time, and
     unlike wall time it does not grow when other work shares the cores. The best wall time is asserted loosely."""

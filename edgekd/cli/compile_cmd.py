@@ -47,18 +47,19 @@ def compile_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Compile MODEL to a verified ONNX model (and TensorRT engine) for a target."""
-    from edgekd.inputs import check_model_file
+    from edgekd.export.checks import check_request
 
-    if factory is None:
-        check_model_file(model)  # a bad path is refused before torch loads (~3 s)
-    import edgekd
+    check_request(model, target, precision, out_dir, factory, trust_code)  # before torch loads (~3 s)
+    tolerance = _tolerance(tol)
     from edgekd.quant.calibration import calibration_method, load_calibration, load_npz
 
     calibration_method(calib_method)
     cal, cal_labels = load_calibration(calib) if calib else (None, None)
     samples, labels = load_npz(eval_data) if eval_data else (None, None)
+    import edgekd
+
     res = edgekd.compile(model, target, precision, out_dir, samples=samples, num_verify=num_verify,
-                         tolerance=_tolerance(tol), force=force, labels=labels, calib=cal, calib_labels=cal_labels,
+                         tolerance=tolerance, force=force, labels=labels, calib=cal, calib_labels=cal_labels,
                          calib_samples=calib_samples, calib_method=calib_method, task=task, static=static,
                          factory=factory, trust_code=trust_code)
     if as_json:

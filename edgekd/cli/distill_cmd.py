@@ -47,14 +47,23 @@ def distill_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Distil a TEACHER checkpoint into a smaller student (runs under torchrun for DDP)."""
-    import edgekd
-    from edgekd.distill import DistillConfig
+    from edgekd.distill.checks import check_outputs, distill_options, parse_spec
+    from edgekd.distill.config import DistillConfig
+    from edgekd.inputs import check_model_file
     from edgekd.schemas import load_yaml, validate
 
     cfg = validate(DistillConfig, load_yaml(config, "distill config") or {}, str(config)) if config else DistillConfig()
     student_spec = _mapping(student, "--student") if student and not student.endswith((".json", ".safetensors")) else student
-    res = edgekd.distill(teacher, student_spec, data, out_dir, cfg, loss=_mapping(loss, "--loss"), epochs=epochs,
-                         quantize=quantize, resume=resume, force=force)
+    loss_spec = _mapping(loss, "--loss")
+    # options, loss weights, outputs and the teacher file are checked before torch loads (~3 s): bad input is refused
+    options = distill_options(cfg, student=student_spec, loss=loss_spec, epochs=epochs, quantize=quantize)
+    parse_spec(options.loss)
+    check_outputs(out_dir, options, resume, force)
+    check_model_file(teacher)
+    import edgekd
+
+    res = edgekd.distill(teacher, student_spec, data, out_dir, cfg, loss=loss_spec, epochs=epochs, quantize=quantize,
+                         resume=resume, force=force)
     if as_json:
         emit_json(res.to_dict())
         return

@@ -31,14 +31,19 @@ def search_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Search student architectures for TEACHER under a latency budget measured on the target."""
+    from edgekd.inputs import check_model_file
     from edgekd.schemas import load_yaml
-    from edgekd.search import search
+    from edgekd.search.checks import check_request
 
     options = load_yaml(config, "search config") or {} if config else {}
     given = {"budget_ms": budget_ms, "budget_ratio": budget_ratio, "space": space, "proxy": proxy, "trials": trials,
              "workers": workers, "storage": storage, "sampler": sampler, "latency": latency, "max_params": max_params,
              "seed": seed}
     options.update({k: v for k, v in given.items() if v is not None})
+    check_request(teacher, target, None, options)  # these checks and the teacher file's before torch loads (~3 s)
+    check_model_file(teacher)
+    from edgekd.search import search
+
     res = search(teacher, data, target, out_dir, force=force, **options)
     if as_json:
         emit_json(res.to_dict())

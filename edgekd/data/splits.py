@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from edgekd.errors import EdgekdError
 from edgekd.registry import Registry
 from edgekd.schemas import DatasetSpec
 from edgekd.schemas.recipe import SplitSpec
+
+if TYPE_CHECKING:
+    import torch
 
 DATASETS: Registry[Callable[[DatasetSpec], tuple[np.ndarray, np.ndarray]]] = Registry("dataset")
 
@@ -58,7 +59,9 @@ def load_dataset(spec: DatasetSpec) -> Splits:
 def split_arrays(x: np.ndarray, y: np.ndarray, split: SplitSpec, image_size: int | None = None) -> Splits:
     """Stratified train/val/test split of x (N, ...) and y (N,); float images (N, C, H, W) are resized to
     ``image_size`` (None keeps them), integer inputs such as token ids (N, L) are kept as int64."""
-    from sklearn.model_selection import train_test_split  # 1.4 s to import: only when a split is made
+    import torch  # 3 s to import and sklearn 1.4 s: only when a split is made
+    import torch.nn.functional as F
+    from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
     rest, test = train_test_split(idx, test_size=split.test, random_state=split.seed, stratify=y)

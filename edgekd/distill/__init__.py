@@ -1,11 +1,29 @@
-"""Training: supervised teachers, and knowledge distillation of students on the same loop."""
+"""Training: supervised teachers, and knowledge distillation of students on the same loop.
 
-from edgekd.distill.api import DistillConfig, DistillResult, distill
-from edgekd.distill.losses import LOSSES, DistillLoss, LossInputs, build_criterion
-from edgekd.distill.teacher import TeacherConfig, train_teacher
-from edgekd.distill.trainer import TrainConfig, TrainResult, evaluate, train_classifier
+Names load on first use, so the options (``edgekd.distill.config``) and the checks made before training
+(``edgekd.distill.checks``) import no torch.
+"""
 
-__all__ = [
-    "LOSSES", "DistillConfig", "DistillLoss", "DistillResult", "LossInputs", "TeacherConfig", "TrainConfig",
-    "TrainResult", "build_criterion", "distill", "evaluate", "train_classifier", "train_teacher",
-]
+from __future__ import annotations
+
+from edgekd.lazy import lazy_names
+
+EXPORTS: dict[str, str] = {
+    "LOSSES": "edgekd.distill.losses:LOSSES",
+    "DistillConfig": "edgekd.distill.config:DistillConfig",
+    "DistillLoss": "edgekd.distill.losses:DistillLoss",
+    "DistillResult": "edgekd.distill.api:DistillResult",
+    "LossInputs": "edgekd.distill.losses:LossInputs",
+    "TeacherConfig": "edgekd.distill.config:TeacherConfig",
+    "TrainConfig": "edgekd.distill.config:TrainConfig",
+    "TrainResult": "edgekd.distill.trainer:TrainResult",
+    "build_criterion": "edgekd.distill.losses:build_criterion",
+    "distill": "edgekd.distill.api:distill",
+    "evaluate": "edgekd.distill.trainer:evaluate",
+    "train_classifier": "edgekd.distill.trainer:train_classifier",
+    "train_teacher": "edgekd.distill.teacher:train_teacher",
+}
+
+__all__ = sorted(EXPORTS)
+
+__getattr__, __dir__ = lazy_names(__name__, EXPORTS)

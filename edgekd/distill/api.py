@@ -6,50 +6,27 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from safetensors.torch import load_file
 from torch import nn
 
 from edgekd.data import Splits, resolve_data
+from edgekd.distill.checks import check_outputs, check_resume, distill_options, output_files
+from edgekd.distill.config import DistillConfig
 from edgekd.distill.ddp import World, barrier, close_world, init_world
-from edgekd.distill.loop import TrainConfig, evaluate, fit, training_device
+from edgekd.distill.loop import evaluate, fit, training_device
 from edgekd.distill.losses import Criterion, build_criterion
-from edgekd.distill.state import STATE_NAME, save_weights
+from edgekd.distill.state import save_weights
 from edgekd.distill.teacher import complete_arch
 from edgekd.distill.teacher_cache import TeacherSource, cached_outputs, default_cache_dir
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import write_json
-from edgekd.manifest_io import guard_outputs, record
+from edgekd.manifest_io import record
 from edgekd.models import build_model, count_params, init_from_teacher, load_checkpoint, read_input_shape, scaled_arch
 from edgekd.models.checkpoint import read_arch
-from edgekd.quant.qad.config import QatOptions
-from edgekd.schemas import DatasetSpec, validate
-
-# Best measured on digits (benchmarks/kd_losses.py): DIST's relations close the gap for tiny students, where KD and DKD hurt.
-DEFAULT_LOSS: dict[str, Any] = {"ce": 1.0, "dist": {"beta": 2.0, "gamma": 2.0, "temperature": 4.0}}
-
-
-class DistillConfig(TrainConfig):
-    """Options of ``edgekd distill`` and the ``distill`` stage."""
-
-    student: dict[str, Any] | str = Field(
-        default_factory=lambda: {"width": 0.33, "depth": 1.0},
-        description="Arch JSON (dict or path), a .safetensors checkpoint to start from, or {width, depth} "
-                    "factors that scale the teacher's own family.")
-    loss: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_LOSS),
-                                 description="Loss name -> weight or {weight, **options}; see edgekd.distill.losses.")
-    init_from_teacher: bool = Field(True, description="Copy teacher tensors whose shapes match (evenly spaced layers).")
-    cache_teacher: bool = Field(True, description="Compute teacher outputs once and reuse them (only when shift_pixels=0).")
-    cache_dir: str | None = Field(None, description="Teacher-output cache; default $EDGEKD_CACHE/teacher.")
-    label_fraction: float = Field(1.0, gt=0, le=1, description="Keep labels of this stratified share of training samples; "
-                                                               "the rest are unlabelled (teacher outputs only).")
-    name: str = Field("student", description="File stem of the student checkpoint.")
-    quantize: Literal["int8"] | None = Field(None, description="Train the student with int8 fake quantization (QAD); "
-                                                              "its checkpoint keeps the learned scales.")
-    qat: QatOptions = Field(default_factory=QatOptions, description="Fake-quantization options (with quantize).")
+from edgekd.schemas import DatasetSpec
 
 
 @dataclass
@@ -118,20 +95,15 @@ def distill(teacher: str | Path, student: dict[str, Any] | str | None = None, da
     ``last.state.pt`` (resume), ``metrics.jsonl``, ``<name>.metrics.json`` and ``<name>.split.json``, recorded in
     ``out/manifest.json``. Under ``torchrun`` every rank trains (DDP) and rank 0 alone writes.
     """
-    cfg = config or DistillConfig()
-    updates = {k: v for k, v in {"student": student, "loss": loss, "epochs": epochs, "quantize": quantize}.items() if v is not None}
-    cfg = validate(DistillConfig, {**cfg.model_dump(), **updates}, "distill options")
+    t0 = time.perf_counter()
+    cfg = distill_options(config, student=student, loss=loss, epochs=epochs, quantize=quantize)
     training_device(cfg.device)
     criterion = build_criterion(cfg.loss)
-    out, t0 = Path(out), time.perf_counter()
-    files = {k: out / f"{cfg.name}.{k}" for k in ("safetensors", "metrics.json", "split.json", "config.json")}
-    if resume:
-        _check_resume(out, files["config.json"], cfg)
-    else:
-        guard_outputs([*files.values(), out / STATE_NAME], force)
+    out = Path(out)
+    check_outputs(out, cfg, resume, force)
     world = init_world(cfg.device)
     try:
-        return _distill(Path(teacher), data, out, cfg, criterion, files, world, resume, stage, t0)
+        return _distill(Path(teacher), data, out, cfg, criterion, output_files(out, cfg.name), world, resume, stage, t0)
     finally:
         close_world(world)
 
@@ -139,22 +111,10 @@ def distill(teacher: str | Path, student: dict[str, Any] | str | None = None, da
 def can_resume(out: str | Path, config: DistillConfig) -> bool:
     """True when ``out`` holds an interrupted run of ``config`` that ``distill(..., resume=True)`` continues."""
     try:
-        _check_resume(Path(out), Path(out) / f"{config.name}.config.json", config)
+        check_resume(Path(out), Path(out) / f"{config.name}.config.json", config)
     except EdgekdError:
         return False
     return True
-
-
-def _check_resume(out: Path, config_file: Path, cfg: DistillConfig) -> None:
-    """Resuming needs the state and the same options as the interrupted run."""
-    if not (out / STATE_NAME).is_file() or not config_file.is_file():
-        raise EdgekdError(f"nothing to resume in {out}: {STATE_NAME} not found; run without --resume first")
-    before = json.loads(config_file.read_text())
-    now = cfg.model_dump(mode="json")
-    changed = [k for k in now if before.get(k) != now[k]]
-    if changed:
-        raise EdgekdError(f"cannot resume {out} with other options ({changed[0]}: {before.get(changed[0])!r} -> "
-                          f"{now[changed[0]]!r}); pass the options of the interrupted run")
 
 
 def _distill(teacher_path: Path, data: Any, out: Path, cfg: DistillConfig, criterion: Criterion,

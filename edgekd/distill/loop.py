@@ -7,15 +7,15 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
+from edgekd.distill.config import TrainConfig
 from edgekd.distill.ddp import World, broadcast_flag, sync_buffers
 from edgekd.distill.losses import Criterion, LossInputs
 from edgekd.distill.losses.base import token_mask
@@ -23,26 +23,7 @@ from edgekd.distill.state import append_metrics, load_state, rewrite_metrics, rn
 from edgekd.distill.taps import Taps
 from edgekd.distill.teacher_cache import TeacherSource
 from edgekd.errors import EdgekdError
-from edgekd.schemas.base import Strict
 from edgekd.ui import progress
-
-
-class TrainConfig(Strict):
-    """How to train: optimiser, schedule, augmentation, precision, early stopping."""
-
-    epochs: int = Field(20, ge=1)
-    batch_size: int = Field(64, ge=1, description="Samples per step and per process.")
-    lr: float = Field(3e-3, gt=0, description="Peak learning rate.")
-    weight_decay: float = Field(5e-4, ge=0)
-    warmup_epochs: float = Field(1.0, ge=0, description="Linear warm-up, then cosine decay to 0.")
-    shift_pixels: int = Field(2, ge=0, description="Random translation augmentation of images, pixels.")
-    seed: int = 0
-    optimizer: Literal["adamw", "sgd"] = "adamw"
-    momentum: float = Field(0.9, ge=0, lt=1, description="SGD (Nesterov) momentum.")
-    grad_clip: float | None = Field(None, gt=0, description="Max global gradient L2 norm; None: no clipping.")
-    amp: bool = Field(False, description="Mixed precision: bf16 (or fp16 with loss scaling) on CUDA, bf16 on CPU.")
-    patience: int | None = Field(None, ge=1, description="Stop after this many epochs without a better val accuracy.")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 def training_device(name: str) -> torch.device:

@@ -14,11 +14,10 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from edgekd.distill.checks import STATE_NAME
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import atomic_path, write_text
 from edgekd.models import save_checkpoint
-
-STATE_NAME = "last.state.pt"
 
 
 def save_weights(student: nn.Module, adapters: nn.Module, arch: dict[str, Any], path: Path,

@@ -7,24 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import Field
 
 from edgekd.data import Splits, load_dataset
+from edgekd.distill.config import TeacherConfig
 from edgekd.distill.ddp import World
-from edgekd.distill.trainer import TrainConfig, evaluate, train_classifier, training_device
+from edgekd.distill.trainer import evaluate, train_classifier, training_device
 from edgekd.fsutil import write_json
 from edgekd.manifest_io import guard_outputs, record
 from edgekd.models import build_model, count_params, save_checkpoint
 from edgekd.schemas import DatasetSpec, validate
-
-DEFAULT_ARCH = {"name": "resnet", "widths": [32, 64, 128], "blocks": [1, 1, 1]}
-
-
-class TeacherConfig(TrainConfig):
-    """Options of the ``teacher`` stage: the architecture and how to train it."""
-
-    arch: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_ARCH), description="Arch JSON; see edgekd.models.")
-    name: str = Field("teacher", description="File stem of the checkpoint.")
 
 
 def complete_arch(arch: dict[str, Any], splits: Splits) -> dict[str, Any]:

@@ -1,9 +1,24 @@
-"""Compile: models to verified ONNX (fp32, fp16, int8) and TensorRT engines for a target."""
+"""Compile: models to verified ONNX (fp32, fp16, int8) and TensorRT engines for a target.
 
-from edgekd.export.compile import CompileResult, compile
-from edgekd.export.onnx_export import export_onnx, io_signature
-from edgekd.export.runtime import ort_run, run_outputs
-from edgekd.export.verify import TOLERANCES, Tolerance, verify_outputs
+Names load on first use, so the tolerances (``verify``) and the checks made before torch loads (``checks``) stay
+light. Compiling is ``edgekd.compile`` (here ``compile`` is the submodule of that name).
+"""
 
-__all__ = ["TOLERANCES", "CompileResult", "Tolerance", "compile", "export_onnx", "io_signature", "ort_run",
-           "run_outputs", "verify_outputs"]
+from __future__ import annotations
+
+from edgekd.lazy import lazy_names
+
+EXPORTS: dict[str, str] = {
+    "TOLERANCES": "edgekd.export.verify:TOLERANCES",
+    "CompileResult": "edgekd.export.compile:CompileResult",
+    "Tolerance": "edgekd.export.verify:Tolerance",
+    "export_onnx": "edgekd.export.onnx_export:export_onnx",
+    "io_signature": "edgekd.export.onnx_export:io_signature",
+    "ort_run": "edgekd.export.runtime:ort_run",
+    "run_outputs": "edgekd.export.runtime:run_outputs",
+    "verify_outputs": "edgekd.export.verify:verify_outputs",
+}
+
+__all__ = sorted(EXPORTS)
+
+__getattr__, __dir__ = lazy_names(__name__, EXPORTS)

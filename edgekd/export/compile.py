@@ -14,6 +14,7 @@ import torch
 from edgekd.budgets import budget_report
 from edgekd.errors import EdgekdError
 from edgekd.export import trt_engine
+from edgekd.export.checks import check_request
 from edgekd.export.onnx_export import export_onnx, io_signature, save_onnx
 from edgekd.export.precision import to_fp16, to_int8
 from edgekd.export.roles import assign
@@ -21,16 +22,15 @@ from edgekd.export.runtime import ort_run, run_outputs
 from edgekd.export.sources import Source, SourceOptions, find_loader, load_source
 from edgekd.export.speed import int8_speed
 from edgekd.export.trt_lint import lint
-from edgekd.export.verify import TOLERANCES, Tolerance, tolerance_for, verify_outputs
+from edgekd.export.verify import Tolerance, tolerance_for, verify_outputs
 from edgekd.fsutil import write_json
 from edgekd.fsutil import scratch_dir
-from edgekd.inputs import check_out_dir, check_samples
+from edgekd.inputs import check_samples
 from edgekd.manifest_io import guard_outputs, publish
 from edgekd.onnx_files import model_files
 from edgekd.quant.calibration import Arrays, as_arrays, calibration_method, take
 from edgekd.quant.ptq import PTQConfig
 from edgekd.schemas import Target
-from edgekd.targets import get_target
 from edgekd.trt_sidecar import tensorrt_version
 
 __all__ = ["CompileResult", "compile", "ort_run"]
@@ -153,11 +153,9 @@ def compile(
     sidecar for TensorRT targets) and records them in ``out/manifest.json``. Raises VerificationError past
     ``tolerance`` (per-precision defaults in ``TOLERANCES``; a dict overrides single fields).
     """
-    tgt = get_target(target)
+    tgt, chosen = check_request(model, target, precision, out, factory, trust_code)
     keep_faster = precision is None and tgt.precision == "int8" and "fp32" in tgt.precisions
-    precision = tgt.precision if precision is None else precision
-    if precision not in TOLERANCES:
-        raise EdgekdError(f"precision {precision!r} is not supported; use one of {', '.join(TOLERANCES)}")
+    precision = chosen
     calibration_method(calib_method)
     shape_from = samples if isinstance(samples, np.ndarray) else calib if isinstance(calib, np.ndarray) else None
     opts = SourceOptions(task, factory, trust_code, tgt.opset, static,
@@ -171,7 +169,7 @@ def compile(
     dynamic = precision == "int8" and transformer and (calib is None or (tgt.runtime, tgt.device) == ("onnxruntime", "cpu"))
     if precision == "int8" and calib is None and samples is None and not (dynamic or native):
         raise EdgekdError("int8 needs calibration data: pass --calib FILE.npz of real inputs (or compile fp16)")
-    out = check_out_dir(out)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     work = scratch_dir(out, "compile")
     try:

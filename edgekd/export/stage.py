@@ -13,8 +13,6 @@ import numpy as np
 from pydantic import Field
 
 from edgekd.data.text_splits import TextSplits
-from edgekd.export.compile import compile
-from edgekd.export.runtime import ort_run
 from edgekd.pipeline.stage import StageContext, StageResult, check_target_option, stage
 from edgekd.schemas.base import Strict
 
@@ -30,6 +28,9 @@ class CompileStageConfig(Strict):
 
 @stage("compile", CompileStageConfig, check=check_target_option, data="any")
 def compile_stage(ctx: StageContext, cfg: CompileStageConfig) -> StageResult:
+    from edgekd.export.compile import compile
+    from edgekd.export.runtime import ort_run
+
     if isinstance(ctx.data, TextSplits):
         return _compile_sentence_student(ctx, cfg)
     ckpt = ctx.need("checkpoint")
@@ -58,6 +59,7 @@ def _compile_sentence_student(ctx: StageContext, cfg: CompileStageConfig) -> Sta
     from edgekd.distill.embedding_metrics import embedding_agreement
     from edgekd.distill.sentence import load_sentence_model
     from edgekd.distill.sentence_stage import teacher_from
+    from edgekd.export.compile import compile
     from edgekd.export.embeddings import onnx_sentence_embeddings
 
     student = ctx.path(ctx.need("hf-model", role="student")).parent

@@ -1,9 +1,21 @@
-"""Importing this registers the built-in stages."""
+"""The built-in stages, each declared with the module that registers it: a recipe imports only its stages' modules,
+so checking a recipe's names and options loads no torch."""
 
-from edgekd.distill import stage as _distill  # noqa: F401
-from edgekd.export import stage as _export  # noqa: F401
-from edgekd.profile import stage as _profile  # noqa: F401
-from edgekd.package import stage as _package  # noqa: F401
-from edgekd.search import stage as _search  # noqa: F401
-from edgekd.quant.qad import stage as _qad  # noqa: F401
-from edgekd.distill import sentence_stage as _sentence  # noqa: F401
+from edgekd.pipeline.stage import STAGES
+
+MODULES = {
+    "teacher": "edgekd.distill.stage",
+    "distill": "edgekd.distill.stage",
+    "compile": "edgekd.export.stage",
+    "profile": "edgekd.profile.stage",
+    "package": "edgekd.package.stage",
+    "check": "edgekd.package.stage",
+    "search": "edgekd.search.stage",
+    "sentence_search": "edgekd.search.sentence_stage",
+    "qad": "edgekd.quant.qad.stage",
+    "sentence_teacher": "edgekd.distill.sentence_stage",
+    "sentence_distill": "edgekd.distill.sentence_stage",
+}
+
+for _name, _module in MODULES.items():
+    STAGES.declare(_name, _module)

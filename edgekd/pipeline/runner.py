@@ -22,7 +22,7 @@ from edgekd.data.text_splits import TEXT_DATASETS, TextSplits
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import dir_lock
 from edgekd.manifest_io import open_manifest
-from edgekd.pipeline import builtin  # noqa: F401  (registers the stages)
+from edgekd.pipeline import builtin  # noqa: F401  (declares the built-in stages)
 from edgekd.pipeline.stage import STAGES, StageContext
 from edgekd.schemas import Manifest, Recipe, StageRecord, StageSpec, load_yaml, validate
 from edgekd.schemas.manifest import MANIFEST_NAME

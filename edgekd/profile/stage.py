@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from edgekd.pipeline.stage import StageContext, StageResult, check_target_option, stage
-from edgekd.profile.api import profile
 from edgekd.profile.config import MeasureConfig
 
 
@@ -21,6 +20,8 @@ class ProfileStageConfig(MeasureConfig):
 
 @stage("profile", ProfileStageConfig, check=check_target_option, data="any")
 def profile_stage(ctx: StageContext, cfg: ProfileStageConfig) -> StageResult:
+    from edgekd.profile.api import profile
+
     model = ctx.path(ctx.need("onnx", **({"precision": cfg.precision} if cfg.precision else {})))
     measure = MeasureConfig(**cfg.model_dump(exclude={"batch_sizes", "per_op", "precision", "target"}))
     report = profile(model, cfg.target or ctx.target, cfg.batch_sizes, measure, out=ctx.out, force=ctx.force, stage=ctx.stage_id,

@@ -17,7 +17,8 @@ from edgekd.distill.teacher import complete_arch
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import write_json
 from edgekd.models import load_checkpoint, read_input_shape
-from edgekd.schemas import DatasetSpec, Target, validate
+from edgekd.schemas import DatasetSpec, Target
+from edgekd.search.checks import check_request
 from edgekd.search.config import SearchConfig
 from edgekd.search.evaluate import Evaluator
 from edgekd.search.latency import LatencyCache, default_cache_dir, example_inputs, measure_model
@@ -25,7 +26,6 @@ from edgekd.search.proxies import PROXIES, ProxyBatch
 from edgekd.search.report import finish
 from edgekd.search.spaces import SPACES
 from edgekd.search.study import Objective, completed, fail_stale_trials, open_study
-from edgekd.targets import get_target
 from edgekd.ui import progress
 
 OPTIONS_FILE = "search.options.json"
@@ -158,10 +158,8 @@ def search(teacher: str | Path, data: str | Path | DatasetSpec | Splits = "digit
     ``candidates/`` and records them in ``manifest_dir/manifest.json`` (default: ``out``). Raises EdgekdError
     naming the fastest candidate when none meets the budget.
     """
-    cfg = validate(SearchConfig, {**(config or SearchConfig()).model_dump(), **options}, "search options")
-    tgt, teacher, out = get_target(target), Path(teacher), Path(out)
-    if not teacher.is_file():
-        raise EdgekdError(f"teacher checkpoint not found: {teacher}")
+    teacher, tgt, cfg = check_request(teacher, target, config, options)
+    out = Path(out)
     objective, _ = _setup(teacher, data, tgt, cfg, out)  # checks teacher, data, space and proxy before any write
     out.mkdir(parents=True, exist_ok=True)
     _guard(out, cfg, force)

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from edgekd.distill.checks import parse_spec
 from edgekd.distill.losses.base import LOSSES, LossInputs
 from edgekd.errors import EdgekdError
 
@@ -49,24 +50,6 @@ class Criterion(nn.Module):
         parts = {name: self.weights[name] * m(batch) for name, m in self.losses.items()}
         total = torch.stack(list(parts.values())).sum()
         return total, {k: v.detach() for k, v in parts.items()}
-
-
-def parse_spec(spec: LossSpec) -> dict[str, tuple[float, dict[str, Any]]]:
-    """``{ce: 1.0, kd: {weight: 0.9, temperature: 4}}`` -> ``{name: (weight, kwargs)}``."""
-    if not isinstance(spec, dict) or not spec:
-        raise EdgekdError("loss must be a mapping of loss names to weights, e.g. {ce: 1.0, kd: {weight: 0.9, temperature: 4}}")
-    out = {}
-    for name, value in spec.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
-            raise EdgekdError(f"loss {name!r}: give a weight or a mapping with 'weight' and the loss's options")
-        kwargs = dict(value) if isinstance(value, dict) else {"weight": value}
-        weight = kwargs.pop("weight", 1.0)
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool):
-            raise EdgekdError(f"loss {name!r}: weight must be a number, got {weight!r}")
-        if not weight >= 0 or weight == float("inf"):  # also NaN
-            raise EdgekdError(f"loss {name!r}: weight must be a finite number >= 0, got {weight}; a negative weight would maximise the loss")
-        out[name] = (float(weight), kwargs)
-    return out
 
 
 def build_criterion(spec: LossSpec) -> Criterion:

@@ -10,14 +10,13 @@ from safetensors.torch import load_file
 from torch import nn
 
 from edgekd.errors import EdgekdError
+from edgekd.export.checks import check_trust, factory_parts
 from edgekd.export.sources.base import SOURCES, InputSpec, Source, SourceOptions, output_names, torch_reference
 
 
 def call_factory(spec: str) -> tuple[nn.Module, torch.Tensor | None]:
     """Import ``module:function`` and call it; it returns a module or (module, example input (N, ...))."""
-    mod_name, _, fn_name = spec.partition(":")
-    if not mod_name or not fn_name:
-        raise EdgekdError(f"--factory {spec!r}: write it as module:function, e.g. mypkg.models:build")
+    mod_name, fn_name = factory_parts(spec)
     try:
         fn = getattr(importlib.import_module(mod_name), fn_name)
     except (ImportError, AttributeError) as err:
@@ -39,8 +38,7 @@ class FactorySource:
 
     @staticmethod
     def load(path: Path, opts: SourceOptions, work: Path) -> Source:
-        if not opts.trust_code:
-            raise EdgekdError(f"--factory {opts.factory} runs code from that module; pass --trust-code if you trust it")
+        check_trust(path, opts.factory, opts.trust_code)
         module, example = call_factory(str(opts.factory))
         if str(path) != "-":
             if path.suffix != ".safetensors" or not path.is_file():

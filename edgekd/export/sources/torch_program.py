@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from edgekd.errors import EdgekdError
+from edgekd.export.checks import check_trust
 from edgekd.export.sources.base import SOURCES, InputSpec, Source, SourceOptions, output_names, torch_reference
 
 
@@ -30,9 +31,7 @@ class TorchProgramSource:
 
     @staticmethod
     def load(path: Path, opts: SourceOptions, work: Path) -> Source:
-        if not opts.trust_code:
-            raise EdgekdError(f"{path}: torch.export.load falls back to unpickling objects in a .pt2, which can run "
-                              "code; pass --trust-code if you trust this file")
+        check_trust(path, None, opts.trust_code)
         try:
             program = torch.export.load(str(path))
         except Exception as err:  # torch raises many types for a bad archive

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from edgekd.distill.api import DistillConfig, distill
+from edgekd.distill.config import DistillConfig
 from edgekd.manifest_io import record
 from edgekd.pipeline.stage import StageContext, StageResult, stage
 
@@ -28,6 +28,8 @@ class QadStageConfig(DistillConfig):
 def qad_stage(ctx: StageContext, cfg: QadStageConfig) -> StageResult:
     """Teacher + latest student -> ``<name>/<name>.safetensors`` (QAD), recorded in the run's manifest as the latest
     student checkpoint, which a later ``compile`` stage takes at int8."""
+    from edgekd.distill.api import distill
+
     teacher = ctx.path(ctx.need("checkpoint", role="teacher"))
     updates: dict[str, Any] = {}
     if cfg.student is None:
