@@ -59,11 +59,12 @@ def test_quantized_sigkill_then_resume_matches_uninterrupted_run(tmp_path: Path)
     script.write_text(DRIVER)
     config.write_text(CONFIG)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EDGEKD_CACHE": str(tmp_path / "cache")}
+    # The reference run and the run to kill are independent (one thread each): they run at the same time.
     ref = launch(script, teacher, tmp_path / "ref", 0, False, config, env)
-    _, err = ref.communicate(timeout=600)
-    assert ref.returncode == 0, err[-2000:]
     # 1258 training images at batch 128: 10 steps per epoch, ranges freeze after step 15; die at that step.
     killed = launch(script, teacher, tmp_path / "run", 15, False, config, env)
+    _, err = ref.communicate(timeout=600)
+    assert ref.returncode == 0, err[-2000:]
     assert killed.wait(timeout=600) == -signal.SIGKILL, killed.communicate()[1][-2000:]
     done = [json.loads(line)["epoch"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert done == [0]
