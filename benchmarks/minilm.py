@@ -9,8 +9,8 @@ Optimum's default dynamic int8 (``AutoQuantizationConfig.avx2(is_static=False)``
 cosine of the ONNX sentence embedding to the PyTorch (sentence-transformers) one on 64 held-out sentences of
 another form, run one sentence at a time (batch 1, padded to ``--length``), plus compile's own verification (in
 batches of 64). Speed: all models timed in one interleaved run at batch 1 (wall-clock medians with the target's
-2 threads and with 1 thread, and thread CPU time with 1 thread; on this 2-core VM both models run faster with 1
-thread than with 2), and ``edgekd.profile`` per-op breakdowns (1 thread) of fp32, edgekd's
+2 threads and with 1 thread, and thread CPU time with 1 thread; intra-op threads do not spin between runs, since
+an idle session's spinning worker slows the next model's run), and ``edgekd.profile`` per-op breakdowns (1 thread) of fp32, edgekd's
 int8 and Optimum's. With ``--student-run`` (a finished ``edgekd run examples/minilm/recipe.yaml``), the run's
 distilled student at fp32 and int8 joins the same interleaved timing, and its agreement with the teacher (mean
 cosine, pairwise-similarity Spearman, nearest-neighbour agreement) is measured on the first 512 test sentences of
@@ -83,6 +83,18 @@ def batch1_cosines(path: Path, inputs: dict[str, np.ndarray], reference: np.ndar
     return {"mean_cosine": float(cos.mean()), "worst_cosine": float(cos.min())}
 
 
+def quiet_session(path: Path, threads: int) -> Any:
+    """A CPU session whose idle intra-op threads do not spin: with several 2-thread sessions interleaved in one
+    process, the idle ones' spinning workers slow the running one (the fp32 teacher: 81 ms against 38 ms without
+    spinning and 30 ms alone), as ``edgekd.compare`` also avoids."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
 def interleaved(paths: dict[str, Path], feed: dict[str, np.ndarray], rounds: int, sessions: int = 4) -> dict[str, Any]:
     """Per model: median wall ms with 2 threads and median thread-CPU ms with 1 thread, one run each per round; the
     rounds split over ``sessions`` fresh sets of sessions (opened in rotating order), so that one session's placement
@@ -93,7 +105,7 @@ def interleaved(paths: dict[str, Path], feed: dict[str, np.ndarray], rounds: int
         times: dict[str, list[float]] = {k: [] for k in names}
         for j in range(sessions):
             order = names[j % len(names):] + names[: j % len(names)]
-            opened = {k: session(paths[k], threads) for k in order}
+            opened = {k: quiet_session(paths[k], threads) for k in order}
             for s in opened.values():
                 for _ in range(3):
                     s.run(None, feed)

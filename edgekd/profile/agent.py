@@ -24,7 +24,7 @@ REPORT_PREFIX, ERROR_PREFIX = "EDGEKD-REPORT ", "EDGEKD-ERROR "
 FIELDS = {  # what the device reads of each JSON argument (the host sends the full pydantic dump)
     "--target": ("name", "runtime", "device", "precisions", "threads", "workspace_bytes"),
     "--measure": ("warmup_runs", "warmup_ms", "min_runs", "min_duration_s", "max_runs", "per_op_runs", "session_pairs"),
-    "--options": ("graph_optimization", "threads", "inter_op_threads"),
+    "--options": ("graph_optimization", "threads", "inter_op_threads", "spinning"),
 }
 
 

@@ -31,3 +31,5 @@ class RuntimeOptions(Strict):
         "all", description="ONNX Runtime graph optimisation level.")
     threads: int | None = Field(None, ge=1, le=1024, description="Intra-op threads (at most 1024); None: the target's, else the runtime's default.")
     inter_op_threads: int = Field(1, ge=1, description="Inter-op threads (ONNX Runtime).")
+    spinning: bool | None = Field(None, description="ONNX Runtime intra-op threads spin while idle; None: the "
+                                  "runtime's default (on) when profiling, off when comparing (see compare_local).")

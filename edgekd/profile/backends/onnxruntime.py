@@ -43,6 +43,8 @@ def session_options(target: Target, options: RuntimeOptions) -> ort.SessionOptio
     if threads:
         opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = options.inter_op_threads
+    if options.spinning is not None:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.spinning else "0")
     return opts
 
 
