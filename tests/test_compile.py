@@ -12,6 +12,7 @@ from onnx import numpy_helper
 import edgekd
 from edgekd.errors import EdgekdError, VerificationError
 from edgekd.export.onnx_export import io_signature, save_onnx
+from edgekd.export.sources import SOURCES
 from edgekd.export.runtime import run_outputs
 from edgekd.models import build_model, save_checkpoint
 from edgekd.schemas import Manifest
@@ -165,7 +166,8 @@ def test_int8_without_calibration_data_is_a_clear_error_before_export(cnn, tmp_p
     def no_export(*args, **kwargs):
         raise AssertionError("the model was loaded/exported before the missing calibration data was noticed")
 
-    monkeypatch.setattr(compile_mod, "load_source", no_export)
+    for name in SOURCES.names():
+        monkeypatch.setattr(SOURCES.get(name), "load", staticmethod(no_export))
     monkeypatch.setattr(compile_mod, "export_onnx", no_export)
     with pytest.raises(EdgekdError, match="int8 needs calibration data: pass --calib"):
         edgekd.compile(cnn[0], "cpu-ort-int8", "int8", tmp_path)

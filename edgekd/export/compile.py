@@ -19,7 +19,7 @@ from edgekd.export.onnx_export import export_onnx, io_signature, save_onnx
 from edgekd.export.precision import to_fp16, to_int8
 from edgekd.export.roles import assign
 from edgekd.export.runtime import ort_run, run_outputs
-from edgekd.export.sources import Source, SourceOptions, find_loader, load_source
+from edgekd.export.sources import Source, SourceOptions, find_loader
 from edgekd.export.speed import int8_speed
 from edgekd.export.trt_lint import lint
 from edgekd.export.verify import Tolerance, tolerance_for, verify_outputs
@@ -173,7 +173,7 @@ def compile(
     out.mkdir(parents=True, exist_ok=True)
     work = scratch_dir(out, "compile")
     try:
-        src = load_source(model, opts, work)
+        src = loader.load(Path(model), opts, work)  # the file was checked once, by check_request
         stem = src.stem.removesuffix(f".{precision}")
         dst, report = out / f"{stem}.{precision}.onnx", out / f"{stem}.{precision}.verify.json"
         guard_outputs([dst, report], force)

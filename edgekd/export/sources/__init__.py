@@ -13,10 +13,9 @@ ORDER = ("factory", "qad", "checkpoint", "torch-export", "huggingface", "onnx")
 
 
 def find_loader(path: str | Path, opts: SourceOptions) -> SourceLoader:
-    """The first registered loader that accepts ``path`` (nothing is loaded yet)."""
+    """The first registered loader that accepts ``path`` (nothing is loaded, and the file is not checked: callers
+    check it once where it enters, as ``load_source`` and ``edgekd.export.checks.check_request`` do)."""
     path = Path(path)
-    if opts.factory is None:
-        check_model_file(path)
     for name in [*ORDER, *(n for n in SOURCES.names() if n not in ORDER)]:
         loader = SOURCES.get(name)
         if loader.matches(path, opts):
@@ -26,7 +25,10 @@ def find_loader(path: str | Path, opts: SourceOptions) -> SourceLoader:
 
 
 def load_source(path: str | Path, opts: SourceOptions, work: Path) -> Source:
-    """The first registered loader that accepts ``path`` loads it; ``work`` is a scratch directory."""
+    """``path`` checked (``check_model_file``, unless a factory makes the model), then loaded by the first registered
+    loader that accepts it; ``work`` is a scratch directory."""
+    if opts.factory is None:
+        check_model_file(path)
     return find_loader(path, opts).load(Path(path), opts, work)
 
 
