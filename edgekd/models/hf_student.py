@@ -212,8 +212,8 @@ def make_sentence_student(teacher_dir: str | Path, out_dir: str | Path, layers: 
     teacher's highest-scoring neurons. ``heads``: attention heads kept per layer (None: all; see
     ``prune_weakest_heads``). ``importance``: the teacher's ``activation_importance`` (what ``importance_from``
     says it was measured on), which then scores neurons and heads instead of their weights' magnitude. The result
-    loads with ``SentenceTransformer(out_dir)`` and produces
-    embeddings of the teacher's dimension; with every teacher layer it reproduces the teacher.
+    loads with ``SentenceTransformer(out_dir)`` and produces embeddings of the teacher's dimension; with every
+    teacher layer it reproduces the teacher.
     """
     from safetensors.torch import load_file
     from transformers import BertConfig, BertModel

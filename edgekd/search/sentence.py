@@ -2,12 +2,11 @@
 
 Candidates are ordinary Hugging Face students (``make_sentence_student``: uniformly spaced teacher layers, the
 feed-forward neurons and attention heads that contribute most on train sentences kept, ``activation_importance``,
-measured once) on a grid of depth x feed-forward width x heads. Each is
-exported as ``edgekd compile`` deploys it (optimum, dynamic axes) and timed on the target on one sentence of
-``max_length`` tokens with ``measure_onnx`` (cached by graph structure), the teacher the same way, so the ratios
-are those of the deployed models (a fixed-shape trace, which ONNX Runtime folds further, made the teacher look
-faster: 30 ms against 45 ms, and so understated every ratio); the budget is the teacher's
-median latency / ``speedup``, or ``budget_ms``. The training-free proxy is the candidate's agreement with the
+measured once) on a grid of depth x feed-forward width x heads. Each is exported as ``edgekd compile`` deploys it
+(optimum, dynamic axes) and timed on the target on one sentence of ``max_length`` tokens with ``measure_onnx``
+(cached by graph structure), the teacher the same way, so the ratios are those of the deployed models (a
+fixed-shape trace, which ONNX Runtime folds further, made the teacher look faster: 30 ms against 45 ms, and so
+understated every ratio); the budget is the teacher's median latency / ``speedup``, or ``budget_ms``. The training-free proxy is the candidate's agreement with the
 teacher before any training, on validation sentences (pairwise-similarity Spearman or mean cosine): every candidate
 starts from the teacher's own weights, so how much of the teacher survives the cut is measurable directly. The grid
 has tens of points at most, each costing seconds, so every point is evaluated (a sampler would only skip some).
