@@ -18,8 +18,8 @@ print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
 """
 
 
-def heavy_after(body: str) -> list[str]:
-    code = PROBE.format(body=body, heavy=HEAVY)
+def heavy_after(body: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    code = PROBE.format(body=body, heavy=heavy)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -84,3 +84,20 @@ def test_public_names_resolve_to_the_functions():
     assert set(edgekd.__all__) == {"__version__", *edgekd.EXPORTS}
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         edgekd.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("argv", [["sentence", "search", "--teacher", "{tmp}/none", "--out", "{tmp}/ss"],
+                                  ["sentence", "search", "--teacher", "{tmp}/none", "--config", "{tmp}/c.yaml"],
+                                  ["sentence", "distill", "--teacher", "{tmp}/none", "--student", "{tmp}/none"],
+                                  ["run", "{tmp}/r.yaml", "--out", "{tmp}/run"]])
+def test_bad_sentence_input_is_refused_before_torch_loads_or_the_corpus_is_built(tmp_path, argv):
+    """The sentence commands check the teacher, options and outputs before torch loads and before the sentence
+    corpus is read from the installed packages (about 13 s): a missing teacher used to cost 15 s."""
+    (tmp_path / "c.yaml").write_text("layers: [2]\nspeedup: 0.5\n")
+    (tmp_path / "r.yaml").write_text("dataset: {name: sentences}\nstages:\n  - stage: sentence_teacher\n    path: x\n"
+                                     "  - stage: sentence_search\n    heads: []\n")
+    argv = ["edgekd", *(a.format(tmp=tmp_path) for a in argv)]
+    corpus = ("edgekd.data.text_corpus",) if argv[1] == "sentence" else ()  # run imports it to check dataset names
+    assert heavy_after(cli(argv), (*HEAVY, *corpus)) == []
+    res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr

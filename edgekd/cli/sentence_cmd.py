@@ -71,10 +71,14 @@ def search_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Student shapes of TEACHER under a latency budget measured on the target; the pick goes to OUT/student."""
-    from edgekd.search.sentence import SentenceSearchConfig, search_sentence_student
+    from edgekd.search.checks import check_sentence_request
+    from edgekd.search.sentence_config import SentenceSearchConfig
 
     cfg = _options(config, {"speedup": speedup, "budget_ms": budget_ms}, SentenceSearchConfig, "sentence search config")
+    check_sentence_request(teacher, target, out_dir, cfg, force)  # before the corpus (seconds) and torch load
     texts = _texts(data)
+    from edgekd.search.sentence import search_sentence_student
+
     res = search_sentence_student(teacher, texts["val"], target, out_dir, cfg, force=force, train=texts["train"])
     pick, inter = res["pick"], res["pick"].get("interleaved", {})
     _show({"student": str(out_dir / "student"), "layers": pick["layers"], "intermediate_size": pick["intermediate_size"],
@@ -97,11 +101,14 @@ def distill_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Distil TEACHER's sentence embeddings into STUDENT; the best epoch on val goes to OUT/student."""
-    from edgekd.distill.sentence import SentenceDistillConfig, distill_sentence_student
-    from edgekd.models.hf_student import check_teacher_dir
+    from edgekd.distill.checks import check_sentence_request
+    from edgekd.distill.sentence_config import SentenceDistillConfig
 
     cfg = _options(config, {"epochs": epochs}, SentenceDistillConfig, "sentence distill config")
-    check_teacher_dir(teacher), check_teacher_dir(student)  # both before OUT is made
-    res = distill_sentence_student(teacher, student, _texts(data), out_dir, cfg, resume=resume, force=force)
+    check_sentence_request(teacher, student, out_dir, cfg, force, resume)  # before the corpus and torch load
+    texts = _texts(data)
+    from edgekd.distill.sentence import distill_sentence_student
+
+    res = distill_sentence_student(teacher, student, texts, out_dir, cfg, resume=resume, force=force)
     _show({"student": str(out_dir / "student"), "best_epoch": res["best_epoch"],
            **{f"test_{k}": v for k, v in res["test_after"].items()}}, as_json)

@@ -1,6 +1,7 @@
-"""What ``distill`` checks before it loads torch: its options, the loss weights and the output directory.
+"""What ``distill`` and ``sentence distill`` check before they load torch: options, loss weights, the model
+directories and the output directory.
 
-Importing this loads no torch, so ``edgekd distill`` refuses such bad input in well under a second.
+Importing this loads no torch, so both commands refuse such bad input in well under a second.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from edgekd.distill.config import DistillConfig
+from edgekd.distill.sentence_config import SentenceDistillConfig
 from edgekd.errors import EdgekdError
 from edgekd.manifest_io import guard_outputs
+from edgekd.models.hf_student import check_teacher_dir
 from edgekd.schemas import validate
 
 STATE_NAME = "last.state.pt"
+SENTENCE_RESULT = "sentence_distill.json"
 
 
 def output_files(out: Path, name: str) -> dict[str, Path]:
@@ -65,3 +69,16 @@ def check_outputs(out: str | Path, cfg: DistillConfig, resume: bool, force: bool
         check_resume(out, output_files(out, cfg.name)["config.json"], cfg)
     else:
         guard_outputs([*output_files(out, cfg.name).values(), out / STATE_NAME], force)
+
+
+def check_sentence_request(teacher_dir: str | Path, student_dir: str | Path, out: Path, cfg: SentenceDistillConfig,
+                           force: bool, resume: bool) -> None:
+    """A sentence distillation needs a positive loss weight, sentence-transformers BERT teacher and student
+    directories, and an output directory without a finished result unless ``force`` or ``resume``."""
+    if cfg.cosine + cfg.mse + cfg.token + cfg.hidden + cfg.similarity + cfg.relation <= 0:
+        raise EdgekdError("sentence distillation needs a positive weight: set cosine, mse, token, hidden, "
+                          "similarity or relation above 0")
+    check_teacher_dir(teacher_dir)
+    check_teacher_dir(student_dir)
+    if (out / SENTENCE_RESULT).exists() and not (force or resume):
+        raise EdgekdError(f"{out / SENTENCE_RESULT} already exists; pass force=True (--force) or resume=True (--resume)")

@@ -26,18 +26,19 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
+from edgekd.distill.checks import SENTENCE_RESULT, check_sentence_request
 from edgekd.distill.embedding_metrics import embedding_agreement
 from edgekd.distill.loop import lr_lambda
 from edgekd.distill.losses.base import LossInputs
 from edgekd.distill.losses.minilm import MiniLM
+from edgekd.distill.sentence_config import SentenceDistillConfig
 from edgekd.distill.sentence_losses import similarity_loss, token_loss
 from edgekd.distill.state import append_metrics, load_state, rewrite_metrics, rng_state, save_state, set_rng_state
 from edgekd.distill.taps import Taps
@@ -46,40 +47,7 @@ from edgekd.fsutil import write_json
 from edgekd.manifest_io import record
 from edgekd.models.hf_student import (STUDENT_INFO, check_teacher_dir, model_entries, save_sentence_model,
                                      spaced_layers)
-from edgekd.schemas.base import Strict
 from edgekd.ui import progress
-
-RESULT_NAME = "sentence_distill.json"
-
-
-class SentenceDistillConfig(Strict):
-    """Loss weights, optimiser and schedule of embedding distillation."""
-
-    epochs: int = Field(3, ge=1)
-    batch_size: int = Field(32, ge=1, description="Sentences per step.")
-    lr: float = Field(1e-4, gt=0, description="Peak AdamW learning rate.")
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_epochs: float = Field(0.1, ge=0, description="Linear warm-up, then cosine decay to 0.")
-    max_length: int = Field(128, ge=8, le=512, description="Tokens per sentence at most (longer ones are cut).")
-    cosine: float = Field(1.0, ge=0, description="Weight of 1 - cosine of normalised sentence embeddings.")
-    mse: float = Field(0.0, ge=0, description="Weight of the MSE of pooled embeddings (before normalisation).")
-    token: float = Field(0.0, ge=0, description="Weight of the relative squared error of the last layer's token "
-                         "states (``token_loss``), real tokens only.")
-    hidden: float = Field(0.0, ge=0, description="Weight of the relative squared error of every student layer's token "
-                          "states against those of the teacher layer it was built from (``edgekd_student.json``'s "
-                          "teacher_layers; else uniformly spaced), real tokens only, averaged over layers.")
-    relation: float = Field(1.0, ge=0, description="Weight of the MiniLM Q-Q/K-K/V-V relation KL of the last layers.")
-    similarity: float = Field(0.0, ge=0, description="Weight of the in-batch cosine-similarity-matrix loss "
-                              "(``similarity_loss``) of normalised sentence embeddings.")
-    similarity_temperature: float | None = Field(
-        None, gt=0, description="None: MSE of the off-diagonal similarities; a value: KL(teacher || student) of "
-                                "row softmaxes of similarities / temperature (diagonal left out).")
-    relation_heads: int = Field(12, ge=1, description="Relation heads; must divide both hidden sizes.")
-    freeze_embeddings: bool = Field(True, description="Keep the (teacher-initialised) token embeddings fixed.")
-    patience: int | None = Field(None, ge=1, description="Stop after this many epochs without a better val score.")
-    select: Literal["pairwise_spearman", "mean_cosine"] = "pairwise_spearman"
-    eval_sentences: int = Field(512, ge=3, description="Validation and test sentences used at most.")
-    seed: int = 0
 
 
 @dataclass
@@ -296,16 +264,11 @@ def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, s
     are computed once and cached in memory, or taken from ``teacher_train``: a ``teacher_cache`` (or the pooled
     tensor of ``teacher_pooled``) of the same sentences with the same ``max_length``.
     """
-    cfg = cfg or SentenceDistillConfig()
-    if cfg.cosine + cfg.mse + cfg.token + cfg.hidden + cfg.similarity + cfg.relation <= 0:
-        raise EdgekdError("sentence distillation needs a positive weight: set cosine, mse, token, hidden, "
-                          "similarity or relation above 0")
+    cfg, out = cfg or SentenceDistillConfig(), Path(out)
+    check_sentence_request(teacher_dir, student_dir, out, cfg, force, resume)
     for name, least in (("train", 1), ("val", 3), ("test", 3)):
         if len(splits.get(name, [])) < least:
             raise EdgekdError(f"the {name} split needs at least {least} sentences, got {len(splits.get(name, []))}")
-    out = Path(out)
-    if (out / RESULT_NAME).exists() and not (force or resume):
-        raise EdgekdError(f"{out / RESULT_NAME} already exists; pass force=True (--force) or resume=True (--resume)")
     teacher, student = load_sentence_model(teacher_dir), load_sentence_model(student_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -376,7 +339,7 @@ def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, s
     result = _finish(student, student_dir, out, cfg, history, before, _score(student, test, t_test, cfg),
                      {"teacher": str(teacher_dir), "split_sizes": {k: len(v) for k, v in splits.items()},
                       "eval_sentences": {"val": len(val), "test": len(test)}})
-    record(manifest_dir or out, stage, [(out / RESULT_NAME, "report", {}), *model_entries(out / "student", "student")],
+    record(manifest_dir or out, stage, [(out / SENTENCE_RESULT, "report", {}), *model_entries(out / "student", "student")],
            options=cfg.model_dump())
     return result
 
@@ -394,5 +357,5 @@ def _finish(student: SentenceModel, student_dir: str | Path, out: Path, cfg: Sen
     save_sentence_model(student.bert, student_dir, out / "student",
                         {**made, "path": str(out / "student"), "distilled": {"test": after, "best_epoch": best_epoch}},
                         force=True)
-    write_json(out / RESULT_NAME, result)
+    write_json(out / SENTENCE_RESULT, result)
     return result

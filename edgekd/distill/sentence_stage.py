@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edgekd.distill.sentence import SentenceDistillConfig
+from edgekd.distill.sentence_config import SentenceDistillConfig
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import write_json
 from edgekd.manifest_io import guard_outputs, record

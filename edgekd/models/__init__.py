@@ -1,10 +1,25 @@
-"""Architectures edgekd can rebuild from an arch JSON (``{"name": ..., **kwargs}``), and checkpoints."""
+"""Architectures edgekd can rebuild from an arch JSON (``{"name": ..., **kwargs}``), and checkpoints.
 
-from edgekd.models.registry import MODELS, build_model, count_params
-from edgekd.models import cnn, transformer  # noqa: F401  (registers the built-in families)
-from edgekd.models import mobile  # noqa: F401  (registers "mobilenet")
-from edgekd.models.checkpoint import load_checkpoint, read_input_shape, save_checkpoint
-from edgekd.models.init import init_from_teacher, scaled_arch
+Names load on first use, and the families register when ``MODELS`` first builds one, so the light modules here
+(``hf_student``'s checks) load no torch.
+"""
 
-__all__ = ["MODELS", "build_model", "count_params", "init_from_teacher", "load_checkpoint", "read_input_shape", "save_checkpoint",
-           "scaled_arch"]
+from __future__ import annotations
+
+from edgekd.lazy import lazy_names
+
+EXPORTS: dict[str, str] = {
+    "MODELS": "edgekd.models.registry:MODELS",
+    "build_model": "edgekd.models.registry:build_model",
+    "count_params": "edgekd.models.registry:count_params",
+    "init_from_teacher": "edgekd.models.init:init_from_teacher",
+    "load_checkpoint": "edgekd.models.checkpoint:load_checkpoint",
+    "read_input_shape": "edgekd.models.checkpoint:read_input_shape",
+    "save_checkpoint": "edgekd.models.checkpoint:save_checkpoint",
+    "scaled_arch": "edgekd.models.init:scaled_arch",
+}
+
+__all__ = sorted(EXPORTS)
+
+
+__getattr__, __dir__ = lazy_names(__name__, EXPORTS)

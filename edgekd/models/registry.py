@@ -11,6 +11,9 @@ from edgekd.inputs import check_arch, check_model_size
 from edgekd.registry import Registry
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model family")
+for _name, _module in {"resnet": "edgekd.models.cnn", "bert": "edgekd.models.transformer",
+                       "mobilenet": "edgekd.models.mobile"}.items():
+    MODELS.declare(_name, _module)  # the built-in families register when first built
 
 
 def build_model(arch: dict[str, Any]) -> nn.Module:

@@ -18,50 +18,29 @@ the first that holds the speedup, since single-model medians on a shared CPU dri
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import numpy as np
-from pydantic import Field
 
 from edgekd.distill.embedding_metrics import embedding_agreement
 from edgekd.distill.sentence import SentenceModel, load_sentence_model
 from edgekd.errors import EdgekdError
 from edgekd.fsutil import scratch_dir, write_json
-from edgekd.manifest_io import guard_outputs, record
+from edgekd.manifest_io import record
 from edgekd.models.hf_importance import CALIBRATION_SENTENCES, activation_importance
-from edgekd.models.hf_student import StudentInfo, check_teacher_dir, make_sentence_student, model_entries
+from edgekd.models.hf_student import StudentInfo, make_sentence_student, model_entries
 from edgekd.profile.config import MeasureConfig
 from edgekd.schemas import Target
-from edgekd.schemas.base import Strict
 from edgekd.search.latency import LatencyCache, default_cache_dir, measure_onnx
 from edgekd.search.report import pareto_front, pareto_plot
-from edgekd.targets import get_target
+from edgekd.search.checks import SENTENCE_PLOT, SENTENCE_REPORT, check_sentence_request
+from edgekd.search.sentence_config import SentenceSearchConfig
 from edgekd.ui import progress
 
-REPORT_NAME, PLOT_NAME = "sentence_search.json", "sentence_search.png"
 CONFIRM_LIMIT = 3  # leading shapes timed interleaved with the teacher, about 10-30 s each
-
-
-class SentenceSearchConfig(Strict):
-    """The grid of student shapes, the latency budget and the proxy."""
-
-    layers: list[int] = Field([1, 2, 3], min_length=1, description="Student depths (teacher layers kept).")
-    intermediate_sizes: list[int] = Field([384, 768, 1536], min_length=1, description="Feed-forward widths.")
-    heads: list[int] = Field([12], min_length=1, description="Attention heads kept per layer.")
-    speedup: float = Field(4.0, gt=1, le=1000, description="Budget: the teacher's median latency / speedup.")
-    budget_ms: float | None = Field(None, gt=0, description="Budget in ms at batch 1; replaces speedup.")
-    max_length: int = Field(128, ge=8, le=512, description="Tokens per sentence when timing (batch 1).")
-    proxy: Literal["pairwise_spearman", "mean_cosine"] = "pairwise_spearman"
-    proxy_sentences: int = Field(256, ge=3, le=100_000, description="Validation sentences the proxy is measured on.")
-    proxy_train: int = Field(0, ge=0, le=1_000_000, description="Train sentences of one short distillation epoch that "
-                             "each shape within the budget gets before its proxy is measured; 0: the agreement at "
-                             "initialisation (training-free).")
-    proxy_lr: float = Field(2e-3, gt=0, description="Peak learning rate of that short distillation.")
-    confirm_pairs: int = Field(4, ge=1, le=64, description="Fresh session pairs of each interleaved teacher comparison.")
 
 
 def export_deployed(model_dir: Path, path: Path, opset: int) -> Path:
@@ -84,17 +63,6 @@ def timing_inputs(onnx_path: Path, max_length: int, path: Path) -> Path:
 
     np.savez(path, **{t.name: np.ones((1, max_length), np.int64) for t in io_signature(onnx_path)[0]})
     return path
-
-
-def _grid(cfg: SentenceSearchConfig, teacher: dict[str, Any]) -> list[tuple[int, int, int]]:
-    """(layers, intermediate size, heads) for every grid point; values past the teacher's are an error."""
-    limits = {"layers": int(teacher["num_hidden_layers"]), "intermediate_sizes": int(teacher["intermediate_size"]),
-              "heads": int(teacher["num_attention_heads"])}
-    for name, top in limits.items():
-        bad = [v for v in getattr(cfg, name) if not 1 <= v <= top]
-        if bad:
-            raise EdgekdError(f"sentence search: {name} {bad[0]} is outside 1..{top} (the teacher's); choose values in it")
-    return sorted(set(itertools.product(cfg.layers, cfg.intermediate_sizes, cfg.heads)))
 
 
 Make = Callable[[dict[str, Any], Path], StudentInfo]  # (grid row, directory) -> that student, saved there
@@ -182,14 +150,12 @@ def search_sentence_student(teacher_dir: str | Path, sentences: list[str], targe
     ``sentences``: validation sentences (the proxy uses the first ``proxy_sentences``); ``train``: training
     sentences, needed when ``cfg.proxy_train`` > 0 (the first ``proxy_train`` are used). Returns the report.
     """
-    cfg, target, out = cfg or SentenceSearchConfig(), get_target(target), Path(out)
-    teacher_dir = Path(teacher_dir)
-    grid = _grid(cfg, check_teacher_dir(teacher_dir))
+    cfg, out, teacher_dir = cfg or SentenceSearchConfig(), Path(out), Path(teacher_dir)
+    grid, target = check_sentence_request(teacher_dir, target, out, cfg, force)
     if len(sentences) < 3:
         raise EdgekdError(f"sentence search needs at least 3 validation sentences, got {len(sentences)}")
     if cfg.proxy_train and not train:
         raise EdgekdError("proxy_train > 0 needs training sentences; pass train= (or set proxy_train: 0)")
-    guard_outputs([out / "student", out / REPORT_NAME, out / PLOT_NAME], force)
     out.mkdir(parents=True, exist_ok=True)
     texts = sentences[: cfg.proxy_sentences]
     cache, work = LatencyCache(default_cache_dir(), target), scratch_dir(out, "search")
@@ -223,11 +189,11 @@ def search_sentence_student(teacher_dir: str | Path, sentences: list[str], targe
                   "nothing (agreement at initialisation)", "proxy_sentences": len(texts), "pick": pick,
                   "speedup_confirmed_interleaved": confirmed, "candidates": rows, "pareto_at_initialisation": pareto_front(at_init)}
         make(pick, out / "student", force)
-        write_json(out / REPORT_NAME, report)
-        plot = pareto_plot(at_init, report["pareto_at_initialisation"], at_init[rows.index(pick)], budget, out / PLOT_NAME,
+        write_json(out / SENTENCE_REPORT, report)
+        plot = pareto_plot(at_init, report["pareto_at_initialisation"], at_init[rows.index(pick)], budget, out / SENTENCE_PLOT,
                            "median latency at batch 1, ms", f"{cfg.proxy} with the teacher before training")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    record(manifest_dir or out, stage, [(out / REPORT_NAME, "report", {}), *([(plot, "plot", {})] if plot else []),
+    record(manifest_dir or out, stage, [(out / SENTENCE_REPORT, "report", {}), *([(plot, "plot", {})] if plot else []),
                                         *model_entries(out / "student", "searched")], cfg.model_dump(mode="json"))
     return report

@@ -4,12 +4,13 @@ role ``searched``) for ``sentence_distill``."""
 from __future__ import annotations
 
 from edgekd.pipeline.stage import StageContext, StageResult, stage
-from edgekd.search.sentence import SentenceSearchConfig, search_sentence_student
+from edgekd.search.sentence_config import SentenceSearchConfig
 
 
 @stage("sentence_search", SentenceSearchConfig, data="text")
 def sentence_search_stage(ctx: StageContext, cfg: SentenceSearchConfig) -> StageResult:
     from edgekd.distill.sentence_stage import teacher_from
+    from edgekd.search.sentence import search_sentence_student
 
     res = search_sentence_student(teacher_from(ctx), ctx.data.texts["val"], ctx.target, ctx.out / "sentence_search", cfg,
                                   force=ctx.force, stage=ctx.stage_id, manifest_dir=ctx.out, train=ctx.data.texts["train"])
