@@ -35,7 +35,7 @@ from torch import nn
 
 from edgekd.distill.checks import SENTENCE_RESULT, check_sentence_request
 from edgekd.distill.embedding_metrics import embedding_agreement
-from edgekd.distill.loop import lr_lambda
+from edgekd.distill.loop import lr_lambda, training_device
 from edgekd.distill.losses.base import LossInputs
 from edgekd.distill.losses.minilm import MiniLM
 from edgekd.distill.sentence_config import SentenceDistillConfig
@@ -59,10 +59,15 @@ class SentenceModel:
     pooling: str
     normalize: bool
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.bert.parameters()).device
+
     def features(self, texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
-        """input_ids, token_type_ids, attention_mask (N, L) int64, padded to the longest sentence."""
+        """input_ids, token_type_ids, attention_mask (N, L) int64, padded to the longest sentence, on the model's
+        device."""
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        return {k: v for k, v in enc.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
+        return {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
 
     def forward(self, feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(pooled (N, D) before normalisation, sentence embedding (N, D)) as SentenceTransformer computes them."""
@@ -88,10 +93,11 @@ class SentenceModel:
 
     @torch.no_grad()
     def encode(self, texts: list[str], max_length: int = 128, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-        """(pooled, sentence embedding), each (N, D), in eval mode; batches of similar length, rows in input order."""
+        """(pooled, sentence embedding), each (N, D) on the CPU, in eval mode; batches of similar length, rows in
+        input order."""
         self.bert.eval()
         order = np.argsort([len(t) for t in texts], kind="stable")
-        parts = [self.forward(self.features([texts[j] for j in order[i:i + batch]], max_length))
+        parts = [[t.cpu() for t in self.forward(self.features([texts[j] for j in order[i:i + batch]], max_length))]
                  for i in range(0, len(texts), batch)]
         inverse = torch.from_numpy(np.argsort(order))
         return torch.cat([p[0] for p in parts])[inverse], torch.cat([p[1] for p in parts])[inverse]
@@ -149,9 +155,9 @@ def batch_order(lengths: np.ndarray, batch_size: int, seed: int) -> list[np.ndar
 
 @dataclass
 class TeacherCache:
-    """The teacher's outputs on the train sentences, computed once: pooled embeddings (N, D) float32 and, when a
-    loss needs them, each sentence's last-layer token states (L_i, D) float16 and the token states after the
-    teacher layers ``layers`` (L_i, len(layers), D) float16 (real tokens only)."""
+    """The teacher's outputs on the train sentences, computed once and kept on the CPU: pooled embeddings (N, D)
+    float32 and, when a loss needs them, each sentence's last-layer token states (L_i, D) float16 and the token
+    states after the teacher layers ``layers`` (L_i, len(layers), D) float16 (real tokens only)."""
 
     pooled: torch.Tensor
     tokens: list[torch.Tensor] | None = None
@@ -172,13 +178,15 @@ def teacher_cache(teacher: SentenceModel, texts: list[str], max_length: int, tok
     for i in range(0, len(texts), batch):
         idx = order[i:i + batch]
         feats = teacher.features([texts[j] for j in idx], max_length)
-        all_h, pooled[torch.from_numpy(idx)], _ = teacher.run_layers(feats)
-        picked = torch.stack([all_h[t + 1] for t in layers], 2) if layers else None  # (N, L, layers, D)
+        all_h, t_pooled, _ = teacher.run_layers(feats)
+        pooled[torch.from_numpy(idx)] = t_pooled.cpu()
+        last = all_h[-1].to("cpu", torch.float16) if tokens else None
+        picked = torch.stack([all_h[t + 1] for t in layers], 2).to("cpu", torch.float16) if layers else None  # (N, L, layers, D)
         for r, (j, n) in enumerate(zip(idx, feats["attention_mask"].sum(1).tolist())):
-            if tokens:
-                states[j] = all_h[-1][r, :n].to(torch.float16).clone()
+            if last is not None:
+                states[j] = last[r, :n].clone()
             if picked is not None:
-                hidden[j] = picked[r, :n].to(torch.float16).clone()
+                hidden[j] = picked[r, :n].clone()
     return TeacherCache(pooled, states if tokens else None, hidden if layers else None, tuple(layers))
 
 
@@ -215,9 +223,10 @@ class _Objective:
         cfg = self.cfg
         feats = self.student.features(texts, cfg.max_length)
         mask = feats["attention_mask"].bool()
-        pad = lambda rows: nn.utils.rnn.pad_sequence([rows[j] for j in idx], batch_first=True)  # noqa: E731
+        dev = mask.device
+        pad = lambda rows: nn.utils.rnn.pad_sequence([rows[j] for j in idx], batch_first=True).to(dev)  # noqa: E731
         if self.cached is not None:
-            tp = self.cached.pooled[torch.from_numpy(idx)]
+            tp = self.cached.pooled[torch.from_numpy(idx)].to(dev)
             th = pad(self.cached.tokens) if self.cached.tokens is not None else None
             tl = pad(self.cached.hidden) if self.cached.hidden is not None else None  # (N, L, student layers, D)
         else:
@@ -269,7 +278,10 @@ def distill_sentence_student(teacher_dir: str | Path, student_dir: str | Path, s
     for name, least in (("train", 1), ("val", 3), ("test", 3)):
         if len(splits.get(name, [])) < least:
             raise EdgekdError(f"the {name} split needs at least {least} sentences, got {len(splits.get(name, []))}")
+    device = training_device(cfg.device)
     teacher, student = load_sentence_model(teacher_dir), load_sentence_model(student_dir)
+    teacher.bert.to(device)
+    student.bert.to(device)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     train, val, test = splits["train"], splits["val"][:cfg.eval_sentences], splits["test"][:cfg.eval_sentences]
@@ -353,7 +365,7 @@ def _finish(student: SentenceModel, student_dir: str | Path, out: Path, cfg: Sen
     best_epoch = max(range(len(history)), key=lambda i: history[i][f"val_{cfg.select}"]) if history else None
     result = {**extra, "student_init": str(student_dir), "config": cfg.model_dump(), "best_epoch": best_epoch,
               "epochs_run": len(history), "history": history, "test_before": before, "test_after": after}
-    student.bert.eval()
+    student.bert.eval().cpu()
     save_sentence_model(student.bert, student_dir, out / "student",
                         {**made, "path": str(out / "student"), "distilled": {"test": after, "best_epoch": best_epoch}},
                         force=True)

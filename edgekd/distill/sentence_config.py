@@ -36,4 +36,5 @@ class SentenceDistillConfig(Strict):
     patience: int | None = Field(None, ge=1, description="Stop after this many epochs without a better val score.")
     select: Literal["pairwise_spearman", "mean_cosine"] = "pairwise_spearman"
     eval_sentences: int = Field(512, ge=3, description="Validation and test sentences used at most.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: a CUDA GPU when torch sees one.")
     seed: int = 0

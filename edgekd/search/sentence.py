@@ -34,9 +34,9 @@ from edgekd.models.hf_importance import CALIBRATION_SENTENCES, activation_import
 from edgekd.models.hf_student import StudentInfo, make_sentence_student, model_entries
 from edgekd.profile.config import MeasureConfig
 from edgekd.schemas import Target
+from edgekd.search.checks import SENTENCE_PLOT, SENTENCE_REPORT, check_sentence_request
 from edgekd.search.latency import LatencyCache, default_cache_dir, measure_onnx
 from edgekd.search.report import pareto_front, pareto_plot
-from edgekd.search.checks import SENTENCE_PLOT, SENTENCE_REPORT, check_sentence_request
 from edgekd.search.sentence_config import SentenceSearchConfig
 from edgekd.ui import progress
 
