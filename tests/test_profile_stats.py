@@ -56,9 +56,16 @@ def test_session_pairs_widen_the_interval_to_the_spread_between_instances():
 def test_a_model_compared_with_itself_shows_no_difference(tiny_onnx):
     m = tiny_onnx()
     cfg = MeasureConfig(warmup_runs=5, warmup_ms=20, min_runs=200, min_duration_s=0.2, session_pairs=4)
-    r = edgekd.compare(m, m, "cpu-ort-fp32", [1], cfg, quiet=True)
-    assert sorted(set(r["session_pair"])) == [0, 1, 2, 3] and len(r["session_pair"]) == r["runs"] >= 200
     # Real timings on a shared machine: the verdict logic is checked on synthetic data above; here a wrong pairing
     # or a pooled CI would be far off (two sessions of one 30 us model differ by up to ~8% from placement alone).
-    assert r["verdict"].startswith("no ") or abs(r["ratio_of_medians"] - 1) < 0.1, r["verdict"]
-    assert 0.85 < r["ratio_of_medians"] < 1.15
+    # Another test worker shares the cores, and a burst of its load can land on one side (a ratio of 1.17 was seen
+    # once), so three attempts are allowed: a wrong pairing would miss in all of them.
+    seen = []
+    for _ in range(3):
+        r = edgekd.compare(m, m, "cpu-ort-fp32", [1], cfg, quiet=True)
+        assert sorted(set(r["session_pair"])) == [0, 1, 2, 3] and len(r["session_pair"]) == r["runs"] >= 200
+        seen.append((round(r["ratio_of_medians"], 3), r["verdict"]))
+        if (r["verdict"].startswith("no ") or abs(r["ratio_of_medians"] - 1) < 0.1) and 0.85 < r["ratio_of_medians"] < 1.15:
+            break
+    else:
+        pytest.fail(f"a model compared with itself differed in every attempt: {seen}")
